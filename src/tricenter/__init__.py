@@ -1,0 +1,3 @@
+"""Complete three-centre (triplet) descriptors of atomic environments."""
+
+__version__ = "0.1.0.dev0"
