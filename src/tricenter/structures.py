@@ -1,0 +1,562 @@
+"""
+Generators of known degenerate atomic environments.
+
+Each family is a set of pairs of structures whose central atom (index 0, at the
+origin) cannot be told apart by the atom-centred density correlations of body order
+``ν + 1`` up to some ``ν``, while the structures are not related by any rotation,
+inversion or permutation of identical atoms:
+
+=============================  ==================  =================================
+family                         agrees up to        first differing order
+=============================  ==================  =================================
+:py:func:`radial_pair`         ν = 1 (distances)   ν = 2 (power spectrum)
+:py:func:`power_spectrum_pair` ν = 2 (triangles)   ν = 3 (bispectrum)
+:py:func:`b8_pair`             ν = 3 (bispectrum)  ν = 4
+=============================  ==================  =================================
+
+For the two last families the degeneracy holds for the O(3) invariants
+(``o3_sigma = +1``); the pseudoscalars (``o3_sigma = -1``) of the bispectrum
+already tell the B8 partners apart.
+
+Every function returns :py:class:`ase.Atoms` objects, the two partners of a pair
+being called ``"+"`` and ``"-"``. ``atoms.info`` holds the family (``"family"``),
+the pair index (``"pair"``), the partner (``"partner"``), the order ``ν`` up to
+which the partners agree (``"degenerate_nu"``) and the parameters that generated
+the structure, under the names of the function's arguments.
+
+Species are chosen per group of atoms (the centre, the rings, the axial atom, ...):
+``species`` is either one chemical symbol used for every atom, a sequence with one
+symbol per group, or a mapping from the group names to symbols.
+"""
+
+from collections.abc import Mapping, Sequence
+
+import ase
+import numpy as np
+from ase.data import chemical_symbols
+
+
+#: seed of the paper's 4000 B8 pairs (``np.random.seed(12345)``)
+B8_SEED = 12345
+
+#: bounds ``(low, high)`` of the uniform draws of ``r, z1, z2, psi, phi1, phi2``
+B8_PARAMETER_RANGES = (
+    (0.5, 2.0),
+    (0.5, 2.0),
+    (1.5, 1.8),
+    (0.0, np.pi),
+    (np.pi / 6, np.pi),
+    (np.pi / 6, np.pi),
+)
+
+#: sampled structures keep every centre–neighbour distance in this open interval (Å)
+NEIGHBOR_DISTANCE_RANGE = (1.5, 1.8)
+
+#: sampled structures keep every interatomic distance above this value (Å)
+MIN_INTERATOMIC_DISTANCE = 1.2
+
+_B8_GROUPS = ("center", "ring", "axial")
+# trials per block of the samplers, bounding their memory to tens of MB
+_MAX_BLOCK = 100_000
+_RADIAL_GROUPS = ("center", "neighbor")
+
+
+def b8_pair(
+    r: float,
+    z1: float,
+    z2: float,
+    psi: float,
+    phi1: float,
+    phi2: float,
+    *,
+    species="B",
+    min_distance: float = 0.5,
+) -> tuple[ase.Atoms, ase.Atoms]:
+    """
+    Build the two partners of a bispectrum-degenerate B8 pair (paper, SM sec. IV).
+
+    The centre sits at the origin; an upper ring of three atoms of radius ``r`` at
+    height ``+z1`` has azimuths ``(0, phi1, phi1 + phi2)``; the lower ring is the
+    upper ring rotated by ``psi`` about ``z``, at height ``-z1``; the axial atom sits
+    at ``(0, 0, +z2)`` for the ``"+"`` partner and at ``(0, 0, -z2)`` for ``"-"``.
+    Atom order: centre, upper ring, lower ring, axial atom.
+
+    The partners share every interatomic distance and all the O(3)-invariant
+    correlations of the central atom's neighbour density up to ``ν = 3``; they differ
+    at ``ν = 4``. The degeneracy survives any choice of species for the three groups
+    (centre, rings, axial atom). For ``psi`` a multiple of ``π`` the partners are
+    mirror images of each other, hence not a genuine pair.
+
+    :param r: radius of both rings (Å)
+    :param z1: height of the upper ring (Å), positive
+    :param z2: distance of the axial atom from the centre (Å), positive
+    :param psi: rotation of the lower ring relative to the upper ring (rad)
+    :param phi1: azimuth of the second ring atom (rad)
+    :param phi2: azimuth of the third ring atom relative to the second (rad)
+    :param species: one chemical symbol for all atoms, or one per group as
+        ``(center, ring, axial)`` or ``{"center": ..., "ring": ..., "axial": ...}``
+    :param min_distance: smallest interatomic distance (Å) accepted; closer atoms
+        raise a :py:class:`ValueError`
+    :return: the ``"+"`` and ``"-"`` partners
+
+    >>> plus, minus = b8_pair(1.4, 0.6, 1.7, 2.0, 2.1, 2.0, species=("C", "B", "N"))
+    >>> plus.get_chemical_formula(), plus.info["partner"], minus.info["partner"]
+    ('CB6N', '+', '-')
+    >>> print(plus.positions[-1], minus.positions[-1])
+    [0.  0.  1.7] [ 0.   0.  -1.7]
+    """
+    params = np.array([r, z1, z2, psi, phi1, phi2], dtype=np.float64)
+    if not np.all(np.isfinite(params)):
+        raise ValueError("B8 parameters must be finite numbers")
+    for name, value in zip(("r", "z1", "z2"), params[:3]):
+        if value <= 0.0:
+            raise ValueError(f"{name} must be positive, got {value}")
+    symbols = _b8_symbols(species)
+    positions = _b8_positions(params[None])[0]
+    for atoms_positions in positions:
+        _check_overlap(atoms_positions, min_distance)
+    info = dict(zip(("r", "z1", "z2", "psi", "phi1", "phi2"), params.tolist()))
+    return _make_pair(positions, symbols, "b8", 3, 0, info)
+
+
+def b8_pairs(n_pairs: int, seed: int = B8_SEED, *, species="B") -> list[ase.Atoms]:
+    """
+    Sample B8 pairs exactly as the paper did.
+
+    The legacy numpy generator seeded with ``seed`` draws, for every trial, ``r, z1,
+    z2, psi, phi1, phi2`` from the uniform distributions of
+    :py:data:`B8_PARAMETER_RANGES`, one value at a time and in that order; a trial is
+    kept when every centre–neighbour distance lies in
+    :py:data:`NEIGHBOR_DISTANCE_RANGE` and every interatomic distance exceeds
+    :py:data:`MIN_INTERATOMIC_DISTANCE`. As both partners share all their distances,
+    the rule accepts or rejects them together. With the default seed this reproduces
+    the geometries of the paper's data set. The caller's global numpy random state
+    is left untouched.
+
+    :param n_pairs: number of pairs, positive
+    :param seed: seed of the legacy ``numpy.random.RandomState``
+    :param species: species of the groups, see :py:func:`b8_pair`
+    :return: ``2 * n_pairs`` structures, the ``"+"`` partner of pair ``k`` at index
+        ``2 * k`` and its ``"-"`` partner at ``2 * k + 1``
+
+    >>> frames = b8_pairs(2)
+    >>> [(f.info["pair"], f.info["partner"]) for f in frames]
+    [(0, '+'), (0, '-'), (1, '+'), (1, '-')]
+    >>> round(frames[0].info["r"], 6)
+    1.394549
+    """
+    _check_n_pairs(n_pairs)
+    symbols = _b8_symbols(species)
+    low, high = np.array(B8_PARAMETER_RANGES).T
+    # ``RandomState.uniform(low, high)`` is ``low + (high - low) * random_sample()``
+    # bit for bit, and each trial consumes six doubles: drawing trials in blocks
+    # gives the same sequence as the original one-value-at-a-time loop.
+    rng = np.random.RandomState(seed)
+
+    def draw(n_trials):
+        return (low + (high - low) * rng.random_sample((n_trials, 6)),)
+
+    (params,), positions = _sample(n_pairs, draw, _b8_positions, rate=0.07)
+    frames = []
+    for pair, (pair_positions, pair_params) in enumerate(zip(positions, params)):
+        info = dict(zip(("r", "z1", "z2", "psi", "phi1", "phi2"), pair_params.tolist()))
+        frames.extend(_make_pair(pair_positions, symbols, "b8", 3, pair, info))
+    return frames
+
+
+def power_spectrum_pair(
+    r: float,
+    z1: float,
+    z2: float,
+    upper: Sequence[float],
+    lower: Sequence[float],
+    *,
+    species="B",
+    min_distance: float = 0.5,
+) -> tuple[ase.Atoms, ase.Atoms]:
+    """
+    Build a pair of structures that share every interatomic distance (homometric) and
+    the power spectrum of the central atom, but not its bispectrum.
+
+    The centre sits at the origin; ``n`` ring atoms of radius ``r`` at height ``+z1``
+    have the azimuths ``upper``, ``n`` more at height ``-z1`` have the azimuths
+    ``lower``, and the axial atom sits at ``(0, 0, +z2)`` (``"+"``) or
+    ``(0, 0, -z2)`` (``"-"``). Every triangle formed by the centre and two
+    neighbours appears in both partners: the rings are common, and the axial atom
+    sees ``n`` ring atoms above and ``n`` below the plane in both. Triangles of
+    neighbours involving the axial atom and one atom of each ring, on the other
+    hand, differ, so ``ν = 3`` tells the partners apart unless ``lower`` is
+    ``upper`` rotated about ``z`` (which gives :py:func:`b8_pair`).
+
+    :param r: radius of both rings (Å)
+    :param z1: height of the upper ring (Å), positive
+    :param z2: distance of the axial atom from the centre (Å), positive
+    :param upper: azimuths (rad) of the upper ring atoms
+    :param lower: azimuths (rad) of the lower ring atoms, as many as ``upper``
+        and at least two
+    :param species: one chemical symbol for all atoms, or one per group as
+        ``(center, ring, axial)`` or ``{"center": ..., "ring": ..., "axial": ...}``
+    :param min_distance: smallest interatomic distance (Å) accepted; closer atoms
+        raise a :py:class:`ValueError`
+    :return: the ``"+"`` and ``"-"`` partners, atoms ordered as centre, upper ring,
+        lower ring, axial atom
+
+    >>> upper, lower = [0.0, 2.0, 4.0], [1.0, 2.5, 5.0]
+    >>> plus, minus = power_spectrum_pair(1.4, 0.6, 1.7, upper, lower)
+    >>> len(plus), plus.info["degenerate_nu"]
+    (8, 2)
+    >>> d_plus = np.sort(plus.get_all_distances(), axis=None)
+    >>> d_minus = np.sort(minus.get_all_distances(), axis=None)
+    >>> bool(np.allclose(d_plus, d_minus))
+    True
+    """
+    upper = np.asarray(upper, dtype=np.float64)
+    lower = np.asarray(lower, dtype=np.float64)
+    if upper.ndim != 1 or upper.shape != lower.shape or len(upper) < 2:
+        raise ValueError(
+            "upper and lower must be 1-D sequences of the same length (at least 2), "
+            f"got shapes {upper.shape} and {lower.shape}"
+        )
+    params = np.array([r, z1, z2], dtype=np.float64)
+    if not (np.all(np.isfinite(params)) and np.all(np.isfinite(upper))):
+        raise ValueError("ring parameters must be finite numbers")
+    if not np.all(np.isfinite(lower)):
+        raise ValueError("ring parameters must be finite numbers")
+    for name, value in zip(("r", "z1", "z2"), params):
+        if value <= 0.0:
+            raise ValueError(f"{name} must be positive, got {value}")
+    symbols = _b8_symbols(species, n_ring=len(upper))
+    positions = _ring_positions(params[None], upper[None], lower[None])[0]
+    for atoms_positions in positions:
+        _check_overlap(atoms_positions, min_distance)
+    info = {"r": float(r), "z1": float(z1), "z2": float(z2)}
+    info.update({"upper": upper.copy(), "lower": lower.copy()})
+    return _make_pair(positions, symbols, "power_spectrum", 2, 0, info)
+
+
+def power_spectrum_pairs(
+    n_pairs: int, seed: int = B8_SEED, *, n_ring: int = 3, species="B"
+) -> list[ase.Atoms]:
+    """
+    Sample random pairs of :py:func:`power_spectrum_pair`.
+
+    ``r, z1, z2`` are drawn as in :py:func:`b8_pairs`; the first upper azimuth is 0
+    (it fixes the orientation), the other ``2 * n_ring - 1`` azimuths are uniform in
+    ``[0, 2π)``. Trials are kept with the acceptance rule of :py:func:`b8_pairs`. The
+    draws come from ``numpy.random.default_rng(seed)``, the global random state is
+    left untouched.
+
+    :param n_pairs: number of pairs, positive
+    :param seed: seed of the random generator
+    :param n_ring: number of atoms in each ring, at least 2
+    :param species: species of the groups, see :py:func:`power_spectrum_pair`
+    :return: ``2 * n_pairs`` structures, ``"+"`` partner of pair ``k`` at index
+        ``2 * k``, ``"-"`` partner at ``2 * k + 1``
+
+    >>> frames = power_spectrum_pairs(3, n_ring=2)
+    >>> len(frames), len(frames[0]), frames[5].info["pair"], frames[5].info["partner"]
+    (6, 6, 2, '-')
+    """
+    _check_n_pairs(n_pairs)
+    if isinstance(n_ring, bool) or not isinstance(n_ring, int | np.integer):
+        raise ValueError(f"n_ring must be an integer, got {n_ring!r}")
+    if n_ring < 2:
+        raise ValueError(f"n_ring must be at least 2, got {n_ring}")
+    symbols = _b8_symbols(species, n_ring=n_ring)
+    low, high = np.array(B8_PARAMETER_RANGES[:3]).T
+    rng = np.random.default_rng(seed)
+
+    def draw(n_trials):
+        params = rng.uniform(low, high, size=(n_trials, 3))
+        angles = rng.uniform(0.0, 2 * np.pi, size=(n_trials, 2 * n_ring))
+        angles[:, 0] = 0.0
+        return params, angles[:, :n_ring], angles[:, n_ring:]
+
+    (params, upper, lower), positions = _sample(
+        n_pairs, draw, _ring_positions, rate=0.01
+    )
+    frames = []
+    for pair in range(n_pairs):
+        info = dict(zip(("r", "z1", "z2"), params[pair].tolist()))
+        info.update({"upper": upper[pair], "lower": lower[pair]})
+        frames.extend(
+            _make_pair(positions[pair], symbols, "power_spectrum", 2, pair, info)
+        )
+    return frames
+
+
+def radial_pair(
+    distances: Sequence[float],
+    directions_plus,
+    directions_minus,
+    *,
+    species="B",
+    min_distance: float = 0.5,
+) -> tuple[ase.Atoms, ase.Atoms]:
+    """
+    Build two environments with the same list of centre–neighbour distances and
+    different directions (paper, Fig. 1b).
+
+    Neighbour ``j`` sits at ``distances[j] * directions[j] / |directions[j]|`` around
+    the centre at the origin. Both partners share the radial distribution of the
+    central atom (``ν = 1``); their power spectra (``ν = 2``) differ unless the two
+    sets of directions are related by a rotation or an inversion.
+
+    :param distances: centre–neighbour distances (Å), positive, shape ``(n,)``
+    :param directions_plus: neighbour directions of the ``"+"`` partner, shape
+        ``(n, 3)``, any non-zero length
+    :param directions_minus: neighbour directions of the ``"-"`` partner, shape
+        ``(n, 3)``
+    :param species: one chemical symbol for all atoms, or one per group as
+        ``(center, neighbor)`` or ``{"center": ..., "neighbor": ...}``
+    :param min_distance: smallest interatomic distance (Å) accepted; closer atoms
+        raise a :py:class:`ValueError`
+    :return: the ``"+"`` and ``"-"`` partners, centre first
+
+    >>> plus, minus = radial_pair(
+    ...     [1.5, 1.5, 1.5],
+    ...     [[1, 0, 0], [0, 1, 0], [0, 0, 1]],
+    ...     [[1, 0, 0], [-1, 0, 0], [0, 1, 0]],
+    ... )
+    >>> print(plus.get_distances(0, [1, 2, 3]), minus.get_distances(0, [1, 2, 3]))
+    [1.5 1.5 1.5] [1.5 1.5 1.5]
+    """
+    distances = np.asarray(distances, dtype=np.float64)
+    if distances.ndim != 1 or len(distances) < 1:
+        raise ValueError(
+            f"distances must be a non-empty 1-D sequence, got shape {distances.shape}"
+        )
+    if not np.all(np.isfinite(distances)) or np.any(distances <= 0.0):
+        raise ValueError("distances must be positive finite numbers")
+    directions = []
+    for name, value in (("plus", directions_plus), ("minus", directions_minus)):
+        value = np.asarray(value, dtype=np.float64)
+        if value.shape != (len(distances), 3):
+            raise ValueError(
+                f"directions_{name} must have shape ({len(distances)}, 3), "
+                f"got {value.shape}"
+            )
+        norms = np.linalg.norm(value, axis=1)
+        if not np.all(np.isfinite(norms)) or np.any(norms == 0.0):
+            raise ValueError(f"directions_{name} must be finite and non-zero")
+        directions.append(value / norms[:, None])
+    symbols = _radial_symbols(species, len(distances))
+    positions = np.zeros((2, len(distances) + 1, 3))
+    positions[:, 1:] = distances[None, :, None] * np.stack(directions)
+    for atoms_positions in positions:
+        _check_overlap(atoms_positions, min_distance)
+    info = {"distances": distances.copy()}
+    plus, minus = _make_pair(positions, symbols, "radial", 1, 0, info)
+    plus.info["directions"] = directions[0]
+    minus.info["directions"] = directions[1]
+    return plus, minus
+
+
+def radial_pairs(
+    n_pairs: int, seed: int = B8_SEED, *, n_neighbors: int = 4, species="B"
+) -> list[ase.Atoms]:
+    """
+    Sample random pairs of :py:func:`radial_pair`.
+
+    Distances are uniform in :py:data:`NEIGHBOR_DISTANCE_RANGE`, the directions of
+    both partners uniform on the sphere; trials are kept when every interatomic
+    distance of both partners exceeds :py:data:`MIN_INTERATOMIC_DISTANCE`. The draws
+    come from ``numpy.random.default_rng(seed)``, the global random state is left
+    untouched.
+
+    :param n_pairs: number of pairs, positive
+    :param seed: seed of the random generator
+    :param n_neighbors: number of neighbours, at least 2
+    :param species: species of the groups, see :py:func:`radial_pair`
+    :return: ``2 * n_pairs`` structures, ``"+"`` partner of pair ``k`` at index
+        ``2 * k``, ``"-"`` partner at ``2 * k + 1``
+
+    >>> frames = radial_pairs(2, n_neighbors=3, species=("C", "H"))
+    >>> [f.get_chemical_formula() for f in frames]
+    ['CH3', 'CH3', 'CH3', 'CH3']
+    """
+    _check_n_pairs(n_pairs)
+    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, int | np.integer):
+        raise ValueError(f"n_neighbors must be an integer, got {n_neighbors!r}")
+    if n_neighbors < 2:
+        raise ValueError(f"n_neighbors must be at least 2, got {n_neighbors}")
+    symbols = _radial_symbols(species, n_neighbors)
+    rng = np.random.default_rng(seed)
+
+    def draw(n_trials):
+        distances = rng.uniform(*NEIGHBOR_DISTANCE_RANGE, size=(n_trials, n_neighbors))
+        directions = rng.normal(size=(n_trials, 2, n_neighbors, 3))
+        directions /= np.linalg.norm(directions, axis=-1, keepdims=True)
+        return distances, directions
+
+    (distances, directions), positions = _sample(
+        n_pairs, draw, _radial_positions, rate=0.1
+    )
+    frames = []
+    for pair in range(n_pairs):
+        info = {"distances": distances[pair]}
+        plus, minus = _make_pair(positions[pair], symbols, "radial", 1, pair, info)
+        plus.info["directions"] = directions[pair, 0]
+        minus.info["directions"] = directions[pair, 1]
+        frames.extend((plus, minus))
+    return frames
+
+
+def _b8_positions(params: np.ndarray) -> np.ndarray:
+    """Positions ``(n, 2, 8, 3)`` of both partners from ``(n, 6)`` parameters."""
+    r, z1, z2, psi, phi1, phi2 = params.T
+    zero = np.zeros_like(phi1)
+    upper = np.stack([zero, phi1, phi1 + phi2], axis=1)
+    return _ring_positions(params[:, :3], upper, upper + psi[:, None])
+
+
+def _ring_positions(
+    params: np.ndarray, upper: np.ndarray, lower: np.ndarray
+) -> np.ndarray:
+    """Positions ``(n, 2, 2 * n_ring + 2, 3)`` of both partners of ring pairs."""
+    r, z1, z2 = params.T
+    n_pairs, n_ring = upper.shape
+    positions = np.zeros((n_pairs, 2, 2 * n_ring + 2, 3))
+    for ring, (angles, height) in enumerate(((upper, z1), (lower, -z1))):
+        atoms = slice(1 + ring * n_ring, 1 + (ring + 1) * n_ring)
+        positions[:, :, atoms, 0] = (r[:, None] * np.cos(angles))[:, None]
+        positions[:, :, atoms, 1] = (r[:, None] * np.sin(angles))[:, None]
+        positions[:, :, atoms, 2] = height[:, None, None]
+    positions[:, 0, -1, 2] = z2
+    positions[:, 1, -1, 2] = -z2
+    return positions
+
+
+def _radial_positions(distances: np.ndarray, directions: np.ndarray) -> np.ndarray:
+    """Positions ``(n, 2, n_neighbors + 1, 3)`` from distances and unit directions."""
+    n_pairs, n_neighbors = distances.shape
+    positions = np.zeros((n_pairs, 2, n_neighbors + 1, 3))
+    positions[:, :, 1:] = distances[:, None, :, None] * directions
+    return positions
+
+
+def _pair_distances(positions: np.ndarray) -> np.ndarray:
+    """All interatomic distances, ``(..., n_atoms, n_atoms)``."""
+    return np.linalg.norm(
+        positions[..., :, None, :] - positions[..., None, :, :], axis=-1
+    )
+
+
+def _acceptable(positions: np.ndarray) -> np.ndarray:
+    """Which structures of ``(n, n_atoms, 3)`` pass the sampling rule of the paper."""
+    low, high = NEIGHBOR_DISTANCE_RANGE
+    # the cheap centre-neighbour test first, the full distance matrix only on the
+    # few survivors
+    neighbors = np.linalg.norm(positions[:, 1:] - positions[:, :1], axis=-1)
+    keep = np.all((neighbors > low) & (neighbors < high), axis=1)
+    (survivors,) = np.nonzero(keep)
+    i, j = np.triu_indices(positions.shape[1], k=1)
+    distances = _pair_distances(positions[survivors])[:, i, j]
+    keep[survivors] = np.all(distances > MIN_INTERATOMIC_DISTANCE, axis=1)
+    return keep
+
+
+def _sample(n_pairs: int, draw, positions_of, rate: float):
+    """
+    Draw trials in blocks until ``n_pairs`` are accepted.
+
+    :param draw: ``draw(n_trials)`` returns a tuple of parameter arrays, one trial
+        per row, consuming the random stream trial after trial
+    :param positions_of: maps these arrays to the ``(n_trials, 2, n_atoms, 3)``
+        positions of both partners
+    :param rate: guess of the acceptance rate, to size the first block
+    :return: the parameters and positions of the first ``n_pairs`` accepted trials
+    """
+    accepted = []
+    n_accepted = 0
+    n_trials = 0
+    while n_accepted < n_pairs:
+        block = int(1.2 * (n_pairs - n_accepted) / rate) + 16
+        block = min(block, _MAX_BLOCK)
+        params = draw(block)
+        positions = positions_of(*params)
+        keep = _acceptable(positions[:, 0]) & _acceptable(positions[:, 1])
+        accepted.append(tuple(p[keep] for p in params) + (positions[keep],))
+        n_accepted += int(keep.sum())
+        n_trials += block
+        rate = max(n_accepted, 1) / n_trials
+    *params, positions = (np.concatenate(a)[:n_pairs] for a in zip(*accepted))
+    return tuple(params), positions
+
+
+def _check_overlap(positions: np.ndarray, min_distance: float):
+    i, j = np.triu_indices(len(positions), k=1)
+    distances = _pair_distances(positions)[i, j]
+    closest = np.argmin(distances)
+    if distances[closest] < min_distance:
+        raise ValueError(
+            f"atoms {i[closest]} and {j[closest]} overlap: they are "
+            f"{distances[closest]:.4f} Å apart, less than min_distance={min_distance}"
+        )
+
+
+def _check_n_pairs(n_pairs):
+    if isinstance(n_pairs, bool) or not isinstance(n_pairs, int | np.integer):
+        raise ValueError(f"n_pairs must be an integer, got {n_pairs!r}")
+    if n_pairs <= 0:
+        raise ValueError(f"n_pairs must be positive, got {n_pairs}")
+
+
+def _group_species(species, groups: tuple[str, ...]) -> dict[str, str]:
+    """Map each group name to a validated chemical symbol."""
+    if isinstance(species, str):
+        species = {group: species for group in groups}
+    elif isinstance(species, Mapping):
+        if set(species) != set(groups):
+            raise ValueError(
+                f"species mapping must have exactly the keys {groups}, "
+                f"got {tuple(species)}"
+            )
+    elif isinstance(species, Sequence) and len(species) == len(groups):
+        species = dict(zip(groups, species))
+    else:
+        raise ValueError(
+            "species must be a chemical symbol, a sequence of "
+            f"{len(groups)} symbols {groups} or a mapping with these keys, "
+            f"got {species!r}"
+        )
+    for group, symbol in species.items():
+        if not isinstance(symbol, str) or symbol not in chemical_symbols[1:]:
+            raise ValueError(f"unknown chemical symbol {symbol!r} for the {group}")
+    return species
+
+
+def _b8_symbols(species, n_ring: int = 3) -> list[str]:
+    species = _group_species(species, _B8_GROUPS)
+    return [species["center"]] + [species["ring"]] * (2 * n_ring) + [species["axial"]]
+
+
+def _radial_symbols(species, n_neighbors: int) -> list[str]:
+    species = _group_species(species, _RADIAL_GROUPS)
+    return [species["center"]] + [species["neighbor"]] * n_neighbors
+
+
+def _make_pair(
+    positions: np.ndarray,
+    symbols: list[str],
+    family: str,
+    degenerate_nu: int,
+    pair: int,
+    parameters: dict,
+) -> tuple[ase.Atoms, ase.Atoms]:
+    """Wrap ``(2, n_atoms, 3)`` positions into the ``"+"`` and ``"-"`` partners."""
+    frames = []
+    for partner, partner_positions in zip("+-", positions):
+        atoms = ase.Atoms(symbols=symbols, positions=partner_positions)
+        atoms.info.update(
+            family=family, pair=pair, partner=partner, degenerate_nu=degenerate_nu
+        )
+        # arrays are copied so that the partners never share mutable state
+        atoms.info.update(
+            {
+                name: value.copy() if isinstance(value, np.ndarray) else value
+                for name, value in parameters.items()
+            }
+        )
+        frames.append(atoms)
+    return frames[0], frames[1]
