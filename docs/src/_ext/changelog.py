@@ -27,7 +27,11 @@ def _inline(text: str) -> str:
     for index in range(0, len(parts), 2):
         parts[index] = _LINK.sub(r"`\1 <\2>`__", parts[index])
     for index in range(1, len(parts), 2):
-        parts[index] = f"``{parts[index]}``"
+        # reStructuredText markup must be delimited by spaces or punctuation: an
+        # escaped space joins it to adjacent words ("``TensorMap``\ s")
+        before = "\\ " if parts[index - 1][-1:].isalnum() else ""
+        after = "\\ " if parts[index + 1][:1].isalnum() else ""
+        parts[index] = f"{before}``{parts[index]}``{after}"
     return "".join(parts)
 
 
