@@ -21,7 +21,9 @@ COMMANDS = {
 
 
 def _build_parser():
-    parser = argparse.ArgumentParser(prog="tricenter", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="tricenter", description=__doc__.split("\n")[0]
+    )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module, help) in COMMANDS.items():
         subparser = subparsers.add_parser(name, help=help, description=help)
