@@ -14,9 +14,10 @@ family                         agrees up to        first differing order
 :py:func:`b8_pair`             ν = 3 (bispectrum)  ν = 4
 =============================  ==================  =================================
 
-For the two last families the degeneracy holds for the O(3) invariants
-(``o3_sigma = +1``); the pseudoscalars (``o3_sigma = -1``) of the bispectrum
-already tell the B8 partners apart.
+The table counts O(3) invariants (``o3_sigma = +1``). The ``ν = 3`` pseudoscalars
+(``o3_sigma = -1``) coincide as well for both ring families, whatever their species:
+every ring atom has the same distance to the centre and to the ``xy`` plane, which
+cancels the chiral terms that involve the axial atom.
 
 Every function returns :py:class:`ase.Atoms` objects, the two partners of a pair
 being called ``"+"`` and ``"-"``. ``atoms.info`` holds the family (``"family"``),
@@ -85,7 +86,8 @@ def b8_pair(
     correlations of the central atom's neighbour density up to ``ν = 3``; they differ
     at ``ν = 4``. The degeneracy survives any choice of species for the three groups
     (centre, rings, axial atom). For ``psi`` a multiple of ``π`` the partners are
-    mirror images of each other, hence not a genuine pair.
+    mirror images of each other (``ν = 4`` agrees too, the pseudoscalars flip sign),
+    hence not a genuine pair.
 
     :param r: radius of both rings (Å)
     :param z1: height of the upper ring (Å), positive
@@ -183,10 +185,10 @@ def power_spectrum_pair(
     ``lower``, and the axial atom sits at ``(0, 0, +z2)`` (``"+"``) or
     ``(0, 0, -z2)`` (``"-"``). Every triangle formed by the centre and two
     neighbours appears in both partners: the rings are common, and the axial atom
-    sees ``n`` ring atoms above and ``n`` below the plane in both. Triangles of
-    neighbours involving the axial atom and one atom of each ring, on the other
-    hand, differ, so ``ν = 3`` tells the partners apart unless ``lower`` is
-    ``upper`` rotated about ``z`` (which gives :py:func:`b8_pair`).
+    sees ``n`` ring atoms above and ``n`` below the plane in both. Tetrahedra formed
+    by the centre, the axial atom and one atom of each ring, on the other hand,
+    differ, so ``ν = 3`` tells the partners apart unless ``lower`` is ``upper``
+    rotated about ``z`` (which gives :py:func:`b8_pair`).
 
     :param r: radius of both rings (Å)
     :param z1: height of the upper ring (Å), positive
