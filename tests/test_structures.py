@@ -330,7 +330,11 @@ def test_radial_degenerate_up_to_distances(species):
 @pytest.mark.parametrize("generator", [b8_pairs, power_spectrum_pairs, radial_pairs])
 @pytest.mark.parametrize(
     "n_pairs, match",
-    [(0, "must be positive"), (-3, "must be positive"), (2.5, "must be an integer")],
+    [
+        (0, "n_pairs must be at least 1"),
+        (-3, "n_pairs must be at least 1"),
+        (2.5, "n_pairs must be an integer"),
+    ],
 )
 def test_bad_n_pairs(generator, n_pairs, match):
     with pytest.raises(ValueError, match=match):
@@ -403,3 +407,10 @@ def test_docstring_examples():
         runner.run(test, out=report.append)
     assert runner.failures == 0, "".join(report)
     assert runner.tries >= 5
+
+
+def test_sampler_gives_up(monkeypatch):
+    # 30 neighbours 1.5-1.8 Å from the centre cannot all be 1.2 Å apart
+    monkeypatch.setattr(structures, "_MAX_TRIALS", 1000)
+    with pytest.raises(ValueError, match="only 0 of 2 pairs passed"):
+        radial_pairs(2, n_neighbors=30)

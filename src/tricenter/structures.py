@@ -56,9 +56,14 @@ NEIGHBOR_DISTANCE_RANGE = (1.5, 1.8)
 #: sampled structures keep every interatomic distance above this value (Å)
 MIN_INTERATOMIC_DISTANCE = 1.2
 
+#: one chemical symbol for every atom, one per group of atoms, or a mapping from
+#: the group names to symbols
+Species = str | Sequence[str] | Mapping[str, str]
+
 _B8_GROUPS = ("center", "ring", "axial")
-# trials per block of the samplers, bounding their memory to tens of MB
+# trials per block of the samplers, bounding their memory to tens of MB, and in all
 _MAX_BLOCK = 100_000
+_MAX_TRIALS = 20_000_000
 _RADIAL_GROUPS = ("center", "neighbor")
 
 
@@ -70,7 +75,7 @@ def b8_pair(
     phi1: float,
     phi2: float,
     *,
-    species="B",
+    species: Species = "B",
     min_distance: float = 0.5,
 ) -> tuple[ase.Atoms, ase.Atoms]:
     """
@@ -121,7 +126,9 @@ def b8_pair(
     return _make_pair(positions, symbols, "b8", 3, 0, info)
 
 
-def b8_pairs(n_pairs: int, seed: int = B8_SEED, *, species="B") -> list[ase.Atoms]:
+def b8_pairs(
+    n_pairs: int, seed: int = B8_SEED, *, species: Species = "B"
+) -> list[ase.Atoms]:
     """
     Sample B8 pairs exactly as the paper did.
 
@@ -147,7 +154,7 @@ def b8_pairs(n_pairs: int, seed: int = B8_SEED, *, species="B") -> list[ase.Atom
     >>> round(frames[0].info["r"], 6)
     1.394549
     """
-    _check_n_pairs(n_pairs)
+    _check_count(n_pairs, "n_pairs", 1)
     symbols = _b8_symbols(species)
     low, high = np.array(B8_PARAMETER_RANGES).T
     # ``RandomState.uniform(low, high)`` is ``low + (high - low) * random_sample()``
@@ -173,7 +180,7 @@ def power_spectrum_pair(
     upper: Sequence[float],
     lower: Sequence[float],
     *,
-    species="B",
+    species: Species = "B",
     min_distance: float = 0.5,
 ) -> tuple[ase.Atoms, ase.Atoms]:
     """
@@ -237,7 +244,7 @@ def power_spectrum_pair(
 
 
 def power_spectrum_pairs(
-    n_pairs: int, seed: int = B8_SEED, *, n_ring: int = 3, species="B"
+    n_pairs: int, seed: int = B8_SEED, *, n_ring: int = 3, species: Species = "B"
 ) -> list[ase.Atoms]:
     """
     Sample random pairs of :py:func:`power_spectrum_pair`.
@@ -259,11 +266,8 @@ def power_spectrum_pairs(
     >>> len(frames), len(frames[0]), frames[5].info["pair"], frames[5].info["partner"]
     (6, 6, 2, '-')
     """
-    _check_n_pairs(n_pairs)
-    if isinstance(n_ring, bool) or not isinstance(n_ring, int | np.integer):
-        raise ValueError(f"n_ring must be an integer, got {n_ring!r}")
-    if n_ring < 2:
-        raise ValueError(f"n_ring must be at least 2, got {n_ring}")
+    _check_count(n_pairs, "n_pairs", 1)
+    _check_count(n_ring, "n_ring", 2)
     symbols = _b8_symbols(species, n_ring=n_ring)
     low, high = np.array(B8_PARAMETER_RANGES[:3]).T
     rng = np.random.default_rng(seed)
@@ -292,7 +296,7 @@ def radial_pair(
     directions_plus,
     directions_minus,
     *,
-    species="B",
+    species: Species = "B",
     min_distance: float = 0.5,
 ) -> tuple[ase.Atoms, ase.Atoms]:
     """
@@ -355,7 +359,7 @@ def radial_pair(
 
 
 def radial_pairs(
-    n_pairs: int, seed: int = B8_SEED, *, n_neighbors: int = 4, species="B"
+    n_pairs: int, seed: int = B8_SEED, *, n_neighbors: int = 4, species: Species = "B"
 ) -> list[ase.Atoms]:
     """
     Sample random pairs of :py:func:`radial_pair`.
@@ -377,11 +381,8 @@ def radial_pairs(
     >>> [f.get_chemical_formula() for f in frames]
     ['CH3', 'CH3', 'CH3', 'CH3']
     """
-    _check_n_pairs(n_pairs)
-    if isinstance(n_neighbors, bool) or not isinstance(n_neighbors, int | np.integer):
-        raise ValueError(f"n_neighbors must be an integer, got {n_neighbors!r}")
-    if n_neighbors < 2:
-        raise ValueError(f"n_neighbors must be at least 2, got {n_neighbors}")
+    _check_count(n_pairs, "n_pairs", 1)
+    _check_count(n_neighbors, "n_neighbors", 2)
     symbols = _radial_symbols(species, n_neighbors)
     rng = np.random.default_rng(seed)
 
@@ -481,6 +482,11 @@ def _sample(n_pairs: int, draw, positions_of, rate: float):
         accepted.append(tuple(p[keep] for p in params) + (positions[keep],))
         n_accepted += int(keep.sum())
         n_trials += block
+        if n_accepted < n_pairs and n_trials >= _MAX_TRIALS:
+            raise ValueError(
+                f"only {n_accepted} of {n_pairs} pairs passed the acceptance rule "
+                f"in {n_trials} trials: ask for fewer pairs or fewer atoms"
+            )
         rate = max(n_accepted, 1) / n_trials
     *params, positions = (np.concatenate(a)[:n_pairs] for a in zip(*accepted))
     return tuple(params), positions
@@ -497,14 +503,14 @@ def _check_overlap(positions: np.ndarray, min_distance: float):
         )
 
 
-def _check_n_pairs(n_pairs):
-    if isinstance(n_pairs, bool) or not isinstance(n_pairs, int | np.integer):
-        raise ValueError(f"n_pairs must be an integer, got {n_pairs!r}")
-    if n_pairs <= 0:
-        raise ValueError(f"n_pairs must be positive, got {n_pairs}")
+def _check_count(value, name: str, minimum: int):
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be at least {minimum}, got {value}")
 
 
-def _group_species(species, groups: tuple[str, ...]) -> dict[str, str]:
+def _group_species(species: Species, groups: tuple[str, ...]) -> dict[str, str]:
     """Map each group name to a validated chemical symbol."""
     if isinstance(species, str):
         species = {group: species for group in groups}
@@ -528,12 +534,12 @@ def _group_species(species, groups: tuple[str, ...]) -> dict[str, str]:
     return species
 
 
-def _b8_symbols(species, n_ring: int = 3) -> list[str]:
+def _b8_symbols(species: Species, n_ring: int = 3) -> list[str]:
     species = _group_species(species, _B8_GROUPS)
     return [species["center"]] + [species["ring"]] * (2 * n_ring) + [species["axial"]]
 
 
-def _radial_symbols(species, n_neighbors: int) -> list[str]:
+def _radial_symbols(species: Species, n_neighbors: int) -> list[str]:
     species = _group_species(species, _RADIAL_GROUPS)
     return [species["center"]] + [species["neighbor"]] * n_neighbors
 
