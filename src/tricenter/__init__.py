@@ -1,3 +1,8 @@
 """Complete three-centre (triplet) descriptors of atomic environments."""
 
 __version__ = "0.1.0.dev0"
+
+from .calculator import TripletFeatures  # noqa: E402
+
+
+__all__ = ["TripletFeatures"]

@@ -1,0 +1,411 @@
+"""The metatensor layer: :py:class:`TripletFeatures`."""
+
+import itertools
+from typing import List, Optional
+
+import torch
+from metatensor.torch import Labels, TensorBlock, TensorMap
+from metatomic.torch import NeighborListOptions, System
+
+from .expansion import DensityExpansion
+from .hypers import parse_hypers
+from .neighbors import Pairs, gather_pairs, systems_with_neighbors
+from .triplets import TripletContraction
+
+
+TRIPLET_SAMPLES = [
+    "system",
+    "center",
+    "neighbor_1",
+    "neighbor_2",
+    "cell_shift_1_a",
+    "cell_shift_1_b",
+    "cell_shift_1_c",
+    "cell_shift_2_a",
+    "cell_shift_2_b",
+    "cell_shift_2_c",
+]
+TRIPLET_KEYS = [
+    "o3_lambda",
+    "o3_sigma",
+    "center_type",
+    "neighbor_1_type",
+    "neighbor_2_type",
+]
+TRIPLET_PROPERTIES = ["l_1", "n_1", "l_2", "k", "l_3", "n_2", "neighbor_3_type", "n_3"]
+
+
+class TripletFeatures(torch.nn.Module):
+    """Three-centre, one-neighbour features of atomic environments.
+
+    For each centre ``i`` and each ordered pair ``(j, j')`` of its neighbours (``j ==
+    j'`` included), the neighbour density of ``i`` is coupled with the expansions of
+    the two tagged neighbours (paper Eq. 1, see :ref:`theory`). Hyper-parameters use
+    featomic's dictionary format, so the same dictionaries configure featomic's
+    ``SphericalExpansion``.
+
+    >>> import ase
+    >>> calculator = TripletFeatures(
+    ...     cutoff={"radius": 2.0, "smoothing": {"type": "ShiftedCosine", "width": 0.1}},
+    ...     density={"type": "Gaussian", "width": 0.2, "center_atom_weight": 0.0},
+    ...     basis={
+    ...         "type": "TensorProduct",
+    ...         "max_angular": 3,
+    ...         "radial": {"type": "Gto", "max_radial": 5},
+    ...     },
+    ... )
+    >>> water = ase.Atoms("OH2", positions=[[0, 0, 0], [0.96, 0, 0], [-0.24, 0.93, 0]])
+    >>> features = calculator.compute([water])
+    >>> features.keys.names
+    ['o3_lambda', 'o3_sigma', 'center_type', 'neighbor_1_type', 'neighbor_2_type']
+    >>> block = features.block(
+    ...     {
+    ...         "o3_lambda": 0,
+    ...         "o3_sigma": 1,
+    ...         "center_type": 8,
+    ...         "neighbor_1_type": 1,
+    ...         "neighbor_2_type": 1,
+    ...     }
+    ... )
+    >>> block.values.shape  # 4 ordered (j, j') pairs of H around O
+    torch.Size([4, 9936])
+
+    :param cutoff: featomic cutoff: ``{"radius": float, "smoothing": {"type":
+        "ShiftedCosine", "width": float} | {"type": "Step"}}``
+    :param density: featomic density: ``{"type": "Gaussian", "width": float,
+        "center_atom_weight": float}``
+    :param basis: featomic basis: ``{"type": "TensorProduct", "max_angular": int,
+        "radial": {"type": "Gto", "max_radial": int}}``
+    :param atomic_types: atomic types of the keys and of the density channels; when
+        ``None`` they are taken from each call's systems (then only
+        :py:meth:`compute` works, not the TorchScript ``forward``)
+    :param o3_lambdas: angular orders of the blocks; ``[0]`` (the default) gives the
+        invariants, larger values add equivariant blocks with an ``o3_mu`` component
+    """
+
+    def __init__(
+        self,
+        cutoff: dict,
+        density: dict,
+        basis: dict,
+        atomic_types: Optional[List[int]] = None,
+        o3_lambdas: Optional[List[int]] = None,
+    ):
+        super().__init__()
+        hypers = parse_hypers(cutoff, density, basis)
+        self._hypers = hypers
+        o3_lambdas = [0] if o3_lambdas is None else sorted(set(o3_lambdas))
+        self.expansion = DensityExpansion(hypers)
+        self.contraction = TripletContraction(
+            hypers.max_angular, hypers.max_radial + 1, o3_lambdas
+        )
+        self.cutoff = hypers.radius
+        self.options = NeighborListOptions(
+            cutoff=hypers.radius, full_list=True, strict=True
+        )
+        if atomic_types is None:
+            self.atomic_types: List[int] = []
+        else:
+            if len(atomic_types) == 0 or len(set(atomic_types)) != len(atomic_types):
+                raise ValueError(
+                    f"`atomic_types` must be unique and not empty, got {atomic_types}"
+                )
+            self.atomic_types = sorted(int(t) for t in atomic_types)
+        self._properties: List[Labels] = self._make_properties(self.atomic_types)
+
+    @property
+    def hypers(self) -> dict:
+        """The hyper-parameters, in featomic's format."""
+        return self._hypers.as_featomic()
+
+    @torch.jit.unused
+    def _make_properties(self, types: List[int]) -> List[Labels]:
+        n_radial = self.contraction.n_radial
+        rows_by_block: List[List[List[int]]] = [[] for _ in self.contraction.blocks]
+        for index, group in enumerate(self.contraction.groups):
+            rows = rows_by_block[self.contraction.block_of_group[index]]
+            for n_1 in range(n_radial):
+                for ell_1, ell_2, k, ell_3 in group.paths:
+                    for n_2, a_3, n_3 in itertools.product(
+                        range(n_radial), types, range(n_radial)
+                    ):
+                        rows.append([ell_1, n_1, ell_2, k, ell_3, n_2, a_3, n_3])
+        return [
+            Labels(
+                TRIPLET_PROPERTIES,
+                torch.tensor(rows, dtype=torch.int32).reshape(-1, 8),
+            )
+            for rows in rows_by_block
+        ]
+
+    def requested_neighbor_lists(self) -> List[NeighborListOptions]:
+        """The full neighbour list that systems passed to ``forward`` must carry."""
+        return [self.options]
+
+    def forward(
+        self, systems: List[System], selected_samples: Optional[Labels] = None
+    ) -> TensorMap:
+        """Triplet features of systems carrying the requested neighbour list.
+
+        :param systems: systems with a neighbour list for
+            :py:meth:`requested_neighbor_lists`
+        :param selected_samples: centres to compute, with an ``atom`` and optionally
+            a ``system`` column
+        :return: a TensorMap with keys ``o3_lambda, o3_sigma, center_type,
+            neighbor_1_type, neighbor_2_type``, samples ``system, center, neighbor_1,
+            neighbor_2`` and the cell shifts of both neighbours, properties ``l_1, n_1,
+            l_2, k, l_3, n_2, neighbor_3_type, n_3``
+        """
+        if len(self.atomic_types) == 0:
+            raise ValueError(
+                "this calculator was created without `atomic_types`: use compute(), "
+                "or create it with atomic_types=[...] to call it directly"
+            )
+        return self._triplets(
+            systems, selected_samples, self.atomic_types, self._properties, False
+        )
+
+    def _type_index(self, types: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        index = torch.searchsorted(known, types).clamp(max=known.shape[0] - 1)
+        wrong = known[index] != types
+        if bool(torch.any(wrong)):
+            raise ValueError(
+                f"atomic types {torch.unique(types[wrong]).tolist()} are not in this "
+                f"calculator's atomic_types {known.tolist()}"
+            )
+        return index
+
+    def _triplets(
+        self,
+        systems: List[System],
+        selected_samples: Optional[Labels],
+        atomic_types: List[int],
+        properties: List[Labels],
+        summed: bool,
+    ) -> TensorMap:
+        pairs = gather_pairs(systems, self.options, selected_samples)
+        device = pairs.vectors.device
+        if len(systems) != 0:
+            device = systems[0].positions.device
+            dtype = systems[0].positions.dtype
+        else:
+            dtype = torch.float64
+        known = torch.tensor(atomic_types, device=device)
+        n_types = len(atomic_types)
+        n_centers = pairs.centers.shape[0]
+        center_index = self._type_index(pairs.center_types.to(device), known)
+        neighbor_index = self._type_index(pairs.neighbor_types.to(device), known)
+
+        expansion = self.expansion.pair_expansion(pairs.vectors.to(dtype))
+        density = self.expansion.density(
+            expansion, pairs.pair_center, neighbor_index, center_index, n_types
+        )
+        density = density.reshape(n_centers, density.shape[1], -1)
+
+        if summed:
+            # sum over j and j' of each type: the density itself plays the pair
+            n_lm = density.shape[1]
+            expansion = density.reshape(n_centers, n_lm, n_types, -1).transpose(1, 2)
+            expansion = expansion.reshape(n_centers * n_types, n_lm, -1)
+            pair_center = torch.arange(n_centers, device=device).repeat_interleave(
+                n_types
+            )
+            neighbor_index = torch.arange(n_types, device=device).repeat(n_centers)
+        else:
+            pair_center = pairs.pair_center
+
+        values, first, second = self.contraction(
+            expansion, density[pair_center], pair_center, n_centers
+        )
+        triplet_center = pair_center[first]
+        if summed:
+            samples = pairs.centers[triplet_center]
+            sample_names = ["system", "atom"]
+        else:
+            samples = torch.cat(
+                [
+                    pairs.centers[triplet_center],
+                    pairs.neighbors[first].unsqueeze(1),
+                    pairs.neighbors[second].unsqueeze(1),
+                    pairs.cell_shifts[first],
+                    pairs.cell_shifts[second],
+                ],
+                dim=1,
+            )
+            sample_names = TRIPLET_SAMPLES
+        samples = samples.to(torch.int32)
+
+        center_types = center_index[triplet_center]
+        first_types = neighbor_index[first]
+        second_types = neighbor_index[second]
+        keys: List[List[int]] = []
+        blocks: List[TensorBlock] = []
+        for block_index, (o3_lambda, o3_sigma) in enumerate(self.contraction.blocks):
+            block_values = values[block_index]
+            if o3_lambda == 0:
+                block_values = block_values[:, 0]
+                components: List[Labels] = []
+            else:
+                mu = torch.arange(-o3_lambda, o3_lambda + 1, device=device)
+                components = [Labels(["o3_mu"], mu.reshape(-1, 1).to(torch.int32))]
+            for a in range(n_types):
+                for b in range(n_types):
+                    for c in range(n_types):
+                        mask = (
+                            (center_types == a)
+                            & (first_types == b)
+                            & (second_types == c)
+                        )
+                        keys.append(
+                            [
+                                o3_lambda,
+                                o3_sigma,
+                                atomic_types[a],
+                                atomic_types[b],
+                                atomic_types[c],
+                            ]
+                        )
+                        blocks.append(
+                            TensorBlock(
+                                values=block_values[mask],
+                                samples=Labels(
+                                    sample_names, samples[mask], assume_unique=True
+                                ),
+                                components=components,
+                                properties=properties[block_index].to(device),
+                            )
+                        )
+        key_labels = Labels(
+            TRIPLET_KEYS, torch.tensor(keys, dtype=torch.int32, device=device)
+        )
+        return TensorMap(key_labels, blocks)
+
+    @torch.jit.unused
+    def _prepare(self, systems, selected_samples):
+        systems = systems_with_neighbors(systems, self.cutoff)
+        if len(self.atomic_types) != 0:
+            types, properties = self.atomic_types, self._properties
+        else:
+            present = set()
+            for system in systems:
+                present.update(int(t) for t in torch.unique(system.types))
+            types = sorted(present)
+            properties = self._make_properties(types)
+        if selected_samples is not None and not isinstance(selected_samples, Labels):
+            selected_samples = Labels(
+                list(selected_samples.names),
+                torch.as_tensor(selected_samples.values, dtype=torch.int32),
+            )
+        return systems, types, properties, selected_samples
+
+    @torch.jit.unused
+    def compute(self, systems, selected_samples=None) -> TensorMap:
+        """Triplet features of ASE atoms or metatomic systems.
+
+        Neighbour lists are computed (with vesin) for systems that do not carry one.
+        Values are differentiable with respect to the systems' positions and cells.
+
+        :param systems: an ``ase.Atoms``, a :py:class:`metatomic.torch.System`, or a
+            list of them
+        :param selected_samples: centres to compute (metatensor or metatensor-torch
+            ``Labels``), with an ``atom`` and optionally a ``system`` column
+        :return: see :py:meth:`forward`
+        """
+        systems, types, properties, selected = self._prepare(systems, selected_samples)
+        return self._triplets(systems, selected, types, properties, False)
+
+    @torch.jit.unused
+    def compute_sum(self, systems, selected_samples=None) -> TensorMap:
+        """Per-centre sums of the triplet features over ``(j, j')``.
+
+        Since :math:`\\sum_j \\rho_{ij} = \\rho_i`, these are the ν = 3 atom-centred
+        invariants (the bispectrum), computed without materialising the triplets.
+
+        :return: same keys and properties as :py:meth:`compute`, samples ``system,
+            atom``
+        """
+        systems, types, properties, selected = self._prepare(systems, selected_samples)
+        return self._triplets(systems, selected, types, properties, True)
+
+    @torch.jit.unused
+    def compute_pairs(self, systems, selected_samples=None) -> Pairs:
+        """Centres and pairs, as used internally (see :py:class:`Pairs`)."""
+        systems, _, _, selected = self._prepare(systems, selected_samples)
+        return gather_pairs(systems, self.options, selected)
+
+    @torch.jit.unused
+    def _by_angular(self, entries, sample_names, key_names) -> TensorMap:
+        """One block per ``(l, key)`` from ``(key, values, samples)`` entries, with
+        ``values`` of shape ``(n_samples, n_lm, n_properties)``."""
+        blocks, keys = [], []
+        for row, values, samples in entries:
+            n = torch.arange(values.shape[-1], dtype=torch.int32).reshape(-1, 1)
+            for ell in range(self._hypers.max_angular + 1):
+                mu = torch.arange(-ell, ell + 1, dtype=torch.int32).reshape(-1, 1)
+                keys.append([ell, 1] + row)
+                blocks.append(
+                    TensorBlock(
+                        values=values[:, ell**2 : (ell + 1) ** 2],
+                        samples=Labels(sample_names, samples.to(torch.int32)),
+                        components=[Labels(["o3_mu"], mu)],
+                        properties=Labels(["n"], n),
+                    )
+                )
+        keys = Labels(key_names, torch.tensor(keys, dtype=torch.int32))
+        return TensorMap(keys, blocks)
+
+    @torch.jit.unused
+    def compute_pair_expansion(self, systems, selected_samples=None) -> TensorMap:
+        """The single-neighbour expansion :math:`\\langle nlm | \\rho_{ij} \\rangle`.
+
+        Names follow featomic's ``SphericalExpansionByPair`` (without its ``i == i``
+        self pairs): keys ``o3_lambda, o3_sigma, first_atom_type,
+        second_atom_type``, samples ``system, first_atom, second_atom, cell_shift_a,
+        cell_shift_b, cell_shift_c``, components ``o3_mu``, properties ``n``.
+        """
+        systems, types, _, selected = self._prepare(systems, selected_samples)
+        pairs = gather_pairs(systems, self.options, selected)
+        values = self.expansion.pair_expansion(pairs.vectors)
+        samples = torch.cat(
+            [
+                pairs.centers[pairs.pair_center],
+                pairs.neighbors.unsqueeze(1),
+                pairs.cell_shifts,
+            ],
+            dim=1,
+        )
+        first_types = pairs.center_types[pairs.pair_center]
+        entries = []
+        for a in types:
+            for b in types:
+                mask = (first_types == a) & (pairs.neighbor_types == b)
+                entries.append(([a, b], values[mask], samples[mask]))
+        names = ["system", "first_atom", "second_atom"]
+        names += ["cell_shift_a", "cell_shift_b", "cell_shift_c"]
+        key_names = ["o3_lambda", "o3_sigma", "first_atom_type", "second_atom_type"]
+        return self._by_angular(entries, names, key_names)
+
+    @torch.jit.unused
+    def compute_density(self, systems, selected_samples=None) -> TensorMap:
+        """The neighbour density :math:`\\langle a n l m | \\rho_i \\rangle`.
+
+        Names follow featomic's ``SphericalExpansion``: keys ``o3_lambda, o3_sigma,
+        center_type, neighbor_type``, samples ``system, atom``, components
+        ``o3_mu``, properties ``n``.
+        """
+        systems, types, _, selected = self._prepare(systems, selected_samples)
+        pairs = gather_pairs(systems, self.options, selected)
+        known = torch.tensor(types)
+        center_index = self._type_index(pairs.center_types, known)
+        neighbor_index = self._type_index(pairs.neighbor_types, known)
+        expansion = self.expansion.pair_expansion(pairs.vectors)
+        density = self.expansion.density(
+            expansion, pairs.pair_center, neighbor_index, center_index, len(types)
+        )
+        entries = []
+        for a in types:
+            mask = pairs.center_types == a
+            for index, b in enumerate(types):
+                entries.append(([a, b], density[mask, :, index], pairs.centers[mask]))
+        key_names = ["o3_lambda", "o3_sigma", "center_type", "neighbor_type"]
+        return self._by_angular(entries, ["system", "atom"], key_names)
