@@ -294,6 +294,8 @@ def test_power_spectrum_degenerate_up_to_power_spectrum(n_ring, species):
     for nu in (1, 2):
         assert np.all(_relative_differences(frames, nu) <= SAME)
     assert np.all(_relative_differences(frames, 3) > DIFFERENT)
+    # the chiral terms involving the axial atom cancel (see the module docstring)
+    assert np.all(_relative_differences(frames, 3, sigma=-1) <= SAME)
 
 
 # radial (list-of-distances) pairs
