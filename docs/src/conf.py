@@ -6,6 +6,33 @@ import sys
 import tricenter
 
 
+def _name_torchscript_classes():
+    """Show TorchScript classes under their Python names in signatures.
+
+    metatensor's ``Labels``, ``TensorMap`` or metatomic's ``System`` are TorchScript
+    class objects rather than Python types, so autodoc would print type hints that use
+    them as ``<torch.ScriptClass object at 0x...>``.
+    """
+    import metatensor.torch
+    import metatomic.torch
+    import torch
+
+    names = {}
+    # metatensor.torch is an alias of `metatensor_torch`: spell the public name
+    for prefix, module in [
+        ("metatensor.torch", metatensor.torch),
+        ("metatomic.torch", metatomic.torch),
+    ]:
+        for name, value in vars(module).items():
+            if isinstance(value, torch.ScriptClass):
+                names[id(value)] = f"{prefix}.{name}"
+
+    default = torch.ScriptClass.__repr__
+    torch.ScriptClass.__repr__ = lambda self: names.get(id(self), default(self))
+
+
+_name_torchscript_classes()
+
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "_ext"))
 
