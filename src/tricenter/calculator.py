@@ -80,7 +80,8 @@ class TripletFeatures(torch.nn.Module):
         ``None`` they are taken from each call's systems (then only
         :py:meth:`compute` works, not the TorchScript ``forward``)
     :param o3_lambdas: angular orders of the blocks; ``[0]`` (the default) gives the
-        invariants, larger values add equivariant blocks with an ``o3_mu`` component
+        invariants, without components; larger values add equivariant blocks, and then
+        every block (``lambda = 0`` included) has an ``o3_mu`` component
     """
 
     def __init__(
@@ -99,6 +100,9 @@ class TripletFeatures(torch.nn.Module):
         self.contraction = TripletContraction(
             hypers.max_angular, hypers.max_radial + 1, o3_lambdas
         )
+        # TensorMap blocks must share their components: invariants drop ``o3_mu``
+        # only when no equivariant block is requested
+        self.invariants_only = o3_lambdas == [0]
         self.cutoff = hypers.radius
         self.options = NeighborListOptions(
             cutoff=hypers.radius, full_list=True, strict=True
@@ -242,7 +246,7 @@ class TripletFeatures(torch.nn.Module):
         blocks: List[TensorBlock] = []
         for block_index, (o3_lambda, o3_sigma) in enumerate(self.contraction.blocks):
             block_values = values[block_index]
-            if o3_lambda == 0:
+            if self.invariants_only:
                 block_values = block_values[:, 0]
                 components: List[Labels] = []
             else:
@@ -291,7 +295,10 @@ class TripletFeatures(torch.nn.Module):
                 present.update(int(t) for t in torch.unique(system.types))
             types = sorted(present)
             properties = self._make_properties(types)
-        if selected_samples is not None and not isinstance(selected_samples, Labels):
+        # metatensor-core Labels hold numpy arrays; metatensor-torch Labels tensors
+        if selected_samples is not None and not isinstance(
+            selected_samples.values, torch.Tensor
+        ):
             selected_samples = Labels(
                 list(selected_samples.names),
                 torch.as_tensor(selected_samples.values, dtype=torch.int32),
