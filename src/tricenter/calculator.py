@@ -84,6 +84,12 @@ class TripletFeatures(torch.nn.Module):
         every block (``lambda = 0`` included) has an ``o3_mu`` component
     """
 
+    atomic_types: List[int]
+    _properties: List[Labels]
+    _sample_names: List[str]
+    _key_names: List[str]
+    __jit_unused_properties__ = ["hypers"]
+
     def __init__(
         self,
         cutoff: dict,
@@ -108,14 +114,16 @@ class TripletFeatures(torch.nn.Module):
             cutoff=hypers.radius, full_list=True, strict=True
         )
         if atomic_types is None:
-            self.atomic_types: List[int] = []
+            self.atomic_types = []
         else:
             if len(atomic_types) == 0 or len(set(atomic_types)) != len(atomic_types):
                 raise ValueError(
                     f"`atomic_types` must be unique and not empty, got {atomic_types}"
                 )
             self.atomic_types = sorted(int(t) for t in atomic_types)
-        self._properties: List[Labels] = self._make_properties(self.atomic_types)
+        self._properties = self._make_properties(self.atomic_types)
+        self._sample_names = TRIPLET_SAMPLES
+        self._key_names = TRIPLET_KEYS
 
     @property
     def hypers(self) -> dict:
@@ -173,9 +181,11 @@ class TripletFeatures(torch.nn.Module):
         index = torch.searchsorted(known, types).clamp(max=known.shape[0] - 1)
         wrong = known[index] != types
         if bool(torch.any(wrong)):
+            unknown: List[int] = torch.unique(types[wrong]).tolist()
+            allowed: List[int] = known.tolist()
             raise ValueError(
-                f"atomic types {torch.unique(types[wrong]).tolist()} are not in this "
-                f"calculator's atomic_types {known.tolist()}"
+                f"atomic types {unknown} are not in this calculator's atomic_types "
+                f"{allowed}"
             )
         return index
 
@@ -204,13 +214,15 @@ class TripletFeatures(torch.nn.Module):
         density = self.expansion.density(
             expansion, pairs.pair_center, neighbor_index, center_index, n_types
         )
-        density = density.reshape(n_centers, density.shape[1], -1)
+        n_lm = density.shape[1]
+        n_radial = density.shape[3]
+        density = density.reshape(n_centers, n_lm, n_types * n_radial)
 
         if summed:
             # sum over j and j' of each type: the density itself plays the pair
-            n_lm = density.shape[1]
-            expansion = density.reshape(n_centers, n_lm, n_types, -1).transpose(1, 2)
-            expansion = expansion.reshape(n_centers * n_types, n_lm, -1)
+            expansion = density.reshape(n_centers, n_lm, n_types, n_radial)
+            expansion = expansion.transpose(1, 2)
+            expansion = expansion.reshape(n_centers * n_types, n_lm, n_radial)
             pair_center = torch.arange(n_centers, device=device).repeat_interleave(
                 n_types
             )
@@ -236,7 +248,7 @@ class TripletFeatures(torch.nn.Module):
                 ],
                 dim=1,
             )
-            sample_names = TRIPLET_SAMPLES
+            sample_names = self._sample_names
         samples = samples.to(torch.int32)
 
         center_types = center_index[triplet_center]
@@ -280,7 +292,7 @@ class TripletFeatures(torch.nn.Module):
                             )
                         )
         key_labels = Labels(
-            TRIPLET_KEYS, torch.tensor(keys, dtype=torch.int32, device=device)
+            self._key_names, torch.tensor(keys, dtype=torch.int32, device=device)
         )
         return TensorMap(key_labels, blocks)
 
@@ -301,7 +313,7 @@ class TripletFeatures(torch.nn.Module):
         ):
             selected_samples = Labels(
                 list(selected_samples.names),
-                torch.as_tensor(selected_samples.values, dtype=torch.int32),
+                torch.tensor(selected_samples.values.tolist(), dtype=torch.int32),
             )
         return systems, types, properties, selected_samples
 

@@ -9,7 +9,7 @@ distinct pairs. Everything here is TorchScript-compatible except
 from typing import List, NamedTuple, Optional
 
 import torch
-from metatensor.torch import Labels
+from metatensor.torch import Labels, TensorBlock
 from metatomic.torch import NeighborListOptions, System
 
 
@@ -141,6 +141,17 @@ def gather_pairs(
     )
 
 
+def _empty_neighbors(system: System) -> TensorBlock:
+    names = ["first_atom", "second_atom", "cell_shift_a", "cell_shift_b"]
+    names.append("cell_shift_c")
+    return TensorBlock(
+        values=system.positions.new_zeros((0, 3, 1)),
+        samples=Labels(names, torch.zeros((0, 5), dtype=torch.int32)),
+        components=[Labels(["xyz"], torch.tensor([[0], [1], [2]]))],
+        properties=Labels(["distance"], torch.tensor([[0]])),
+    )
+
+
 def systems_with_neighbors(
     systems,
     cutoff: float,
@@ -191,6 +202,10 @@ def systems_with_neighbors(
         elif not bool(torch.all(torch.isfinite(system.positions))):
             raise ValueError(f"system {index} has non-finite positions")
         if options not in system.known_neighbor_lists():
-            calculator.add_neighbor_list(system)
+            if len(system) == 0:
+                # vesin refuses empty systems; their neighbour list is empty
+                system.add_neighbor_list(options, _empty_neighbors(system))
+            else:
+                calculator.add_neighbor_list(system)
         result.append(system)
     return result

@@ -172,4 +172,4 @@ class RadialSpline(torch.nn.Module):
             + (t3 - t2) * derivatives[index + 1]
         )
         result = result * self.cutoff_function(distances).unsqueeze(-1)
-        return result.reshape(-1, self.max_angular + 1, self.n_radial)
+        return result.reshape(distances.shape[0], self.max_angular + 1, self.n_radial)

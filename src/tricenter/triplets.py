@@ -46,6 +46,9 @@ class Coupling(torch.nn.Module):
         self.ell_2 = ell_2
         self.k = k
         self.ell_3 = ell_3
+        # first component of each channel in the packed (l, m) axis
+        self.start_2 = ell_2 * ell_2
+        self.start_3 = ell_3 * ell_3
         first = torch.from_numpy(real_clebsch_gordan(ell_1, ell_2, k))
         second = torch.from_numpy(real_clebsch_gordan(k, ell_3, o3_lambda))
         self.register_buffer("weights", torch.einsum("abM,Mcu->abcu", first, second))
@@ -60,12 +63,13 @@ class Coupling(torch.nn.Module):
             pair's centre
         :return: ``(n_pairs, 2 l_1 + 1, 2 lambda + 1, n_radial * n_density)``
         """
-        second = pair_expansion[:, self.ell_2**2 : (self.ell_2 + 1) ** 2]
-        third = center_density[:, self.ell_3**2 : (self.ell_3 + 1) ** 2]
+        second = pair_expansion[:, self.start_2 : self.start_2 + 2 * self.ell_2 + 1]
+        third = center_density[:, self.start_3 : self.start_3 + 2 * self.ell_3 + 1]
         weights = self.weights.to(pair_expansion.dtype)
         partial = torch.einsum("abcu,pbn->pacun", weights, second)
         result = torch.einsum("pacun,pcf->paunf", partial, third)
-        return result.reshape(result.shape[0], result.shape[1], result.shape[2], -1)
+        shape = result.shape
+        return result.reshape(shape[0], shape[1], shape[2], shape[3] * shape[4])
 
 
 class CouplingGroup(torch.nn.Module):
@@ -165,6 +169,9 @@ class TripletContraction(torch.nn.Module):
     :param o3_lambdas: angular orders to compute (``[0]`` for invariants)
     """
 
+    blocks: List[Tuple[int, int]]
+    block_of_group: List[int]
+
     def __init__(self, max_angular: int, n_radial: int, o3_lambdas: List[int]):
         super().__init__()
         self.max_angular = max_angular
@@ -172,7 +179,7 @@ class TripletContraction(torch.nn.Module):
         self.indices = TripletIndices()
 
         # blocks ordered by lambda, then sigma = +1 before sigma = -1
-        self.blocks: List[Tuple[int, int]] = []
+        self.blocks = []
         groups: List[CouplingGroup] = []
         block_of_group: List[int] = []
         for o3_lambda in o3_lambdas:
@@ -200,7 +207,9 @@ class TripletContraction(torch.nn.Module):
 
     def group_size(self, group: CouplingGroup, n_types: int) -> int:
         """Number of features that one group contributes per angular component."""
-        return len(group.paths) * self.n_radial**3 * n_types
+        return (
+            len(group.paths) * self.n_radial * self.n_radial * self.n_radial * n_types
+        )
 
     def forward(
         self,
@@ -227,26 +236,18 @@ class TripletContraction(torch.nn.Module):
         pieces: List[List[torch.Tensor]] = [[] for _ in self.blocks]
         for index, group in enumerate(self.groups):
             ell_1 = group.ell_1
-            own = pair_expansion[:, ell_1**2 : (ell_1 + 1) ** 2]
+            own = pair_expansion[:, ell_1 * ell_1 : ell_1 * ell_1 + 2 * ell_1 + 1]
             partner = group.partner(pair_expansion, center_density)
-            n_mu = partner.shape[2]
+            n_m, n_mu, n_features = partner.shape[1], partner.shape[2], partner.shape[3]
             own = _pad(own, pair_slot, n_rows)
-            own = own.reshape(n_centers, max_neighbors, own.shape[1], own.shape[2])
-            partner = _pad(
-                partner.reshape(
-                    partner.shape[0],
-                    -1,
-                ),
-                pair_slot,
-                n_rows,
-            )
-            partner = partner.reshape(n_centers, max_neighbors, 2 * ell_1 + 1, -1)
+            own = own.reshape(n_centers, max_neighbors, n_m, self.n_radial)
+            partner = _pad(partner, pair_slot, n_rows)
+            partner = partner.reshape(n_centers, max_neighbors, n_m, n_mu * n_features)
             features = torch.einsum("csan,ctaf->cstnf", own, partner)
-            features = features.reshape(n_centers * max_neighbors**2, self.n_radial, -1)
-            features = features[triplet_slot].reshape(
-                n_triplets, self.n_radial, n_mu, -1
-            )
-            features = features.transpose(1, 2).reshape(n_triplets, n_mu, -1)
+            n_padded = n_centers * max_neighbors * max_neighbors
+            features = features.reshape(n_padded, self.n_radial, n_mu, n_features)
+            features = features[triplet_slot].transpose(1, 2)
+            features = features.reshape(n_triplets, n_mu, self.n_radial * n_features)
             pieces[self.block_of_group[index]].append(features)
 
         blocks: List[torch.Tensor] = []
@@ -291,7 +292,8 @@ class TripletContraction(torch.nn.Module):
         own_by_ell: List[torch.Tensor] = []
         projected_by_ell: List[torch.Tensor] = []
         for ell_1 in range(self.max_angular + 1):
-            own_by_ell.append(pair_expansion[:, ell_1**2 : (ell_1 + 1) ** 2])
+            first_lm = ell_1 * ell_1
+            own_by_ell.append(pair_expansion[:, first_lm : first_lm + 2 * ell_1 + 1])
             projected_by_ell.append(
                 torch.zeros(
                     (n_pairs, n_types, 2 * ell_1 + 1, self.n_radial, width),
@@ -307,7 +309,7 @@ class TripletContraction(torch.nn.Module):
             size = self.group_size(group, center_density.shape[2] // self.n_radial)
             group_weights = weights[..., start : start + size]
             group_weights = group_weights.reshape(
-                n_types, n_types, width, self.n_radial, -1
+                n_types, n_types, width, self.n_radial, size // self.n_radial
             )
             start += size
             partner = group.partner(pair_expansion, center_density)[:, :, 0]
@@ -329,16 +331,18 @@ class TripletContraction(torch.nn.Module):
         one_hot = torch.nn.functional.one_hot(pair_type, n_types).to(
             pair_expansion.dtype
         )
-        own = torch.cat([value.reshape(n_pairs, -1) for value in own_by_ell], dim=1)
-        own = one_hot.unsqueeze(-1) * own.unsqueeze(1)
+        own = torch.cat([value.flatten(1) for value in own_by_ell], dim=1)
+        n_own = own.shape[1]
+        own = (one_hot.unsqueeze(-1) * own.unsqueeze(1)).flatten(1)
         projected = torch.cat(
-            [value.reshape(n_pairs, n_types, -1, width) for value in projected_by_ell],
-            dim=2,
+            [value.flatten(2, 3) for value in projected_by_ell], dim=2
         )
-        own = _pad(own.reshape(n_pairs, -1), pair_slot, n_rows)
-        projected = _pad(projected.reshape(n_pairs, -1, width), pair_slot, n_rows)
-        own = own.reshape(n_centers, max_neighbors, -1)
-        projected = projected.reshape(n_centers, max_neighbors, -1, width)
+        projected = projected.reshape(n_pairs, n_types * n_own, width)
+        own = _pad(own, pair_slot, n_rows)
+        projected = _pad(projected, pair_slot, n_rows)
+        own = own.reshape(n_centers, max_neighbors, n_types * n_own)
+        projected = projected.reshape(n_centers, max_neighbors, n_types * n_own, width)
         result = torch.einsum("csd,ctdq->cstq", own, projected)
-        result = result.reshape(n_centers * max_neighbors**2, width)[triplet_slot]
+        n_padded = n_centers * max_neighbors * max_neighbors
+        result = result.reshape(n_padded, width)[triplet_slot]
         return result, first, second
