@@ -318,20 +318,43 @@ class TripletFeatures(torch.nn.Module):
         return systems, types, properties, selected_samples
 
     @torch.jit.unused
-    def compute(self, systems, selected_samples=None) -> TensorMap:
+    def compute(
+        self, systems, selected_samples=None, *, max_triplets: int = 10000
+    ) -> TensorMap:
         """Triplet features of ASE atoms or metatomic systems.
 
         Neighbour lists are computed (with vesin) for systems that do not carry one.
         Values are differentiable with respect to the systems' positions and cells.
+        Centres are processed in chunks of at most ``max_triplets`` triplets (a
+        centre is never split), which bounds the intermediate memory to a few times
+        that of one chunk's output; the result itself holds every triplet, so for
+        large systems prefer :py:meth:`compute_sum` or a model's fused layer.
 
         :param systems: an ``ase.Atoms``, a :py:class:`metatomic.torch.System`, or a
             list of them
         :param selected_samples: centres to compute (metatensor or metatensor-torch
             ``Labels``), with an ``atom`` and optionally a ``system`` column
+        :param max_triplets: largest number of triplets computed at once
         :return: see :py:meth:`forward`
         """
         systems, types, properties, selected = self._prepare(systems, selected_samples)
-        return self._triplets(systems, selected, types, properties, False)
+        pairs = gather_pairs(systems, self.options, selected)
+        n_centers = pairs.centers.shape[0]
+        counts = torch.bincount(pairs.pair_center, minlength=n_centers)
+        cumulative = torch.cumsum(counts * counts, 0)
+        chunk_of_center = torch.div(
+            cumulative - counts * counts, max(max_triplets, 1), rounding_mode="floor"
+        )
+        chunks = []
+        for chunk in torch.unique(chunk_of_center):
+            centers = pairs.centers[chunk_of_center == chunk].to(torch.int32)
+            chunk_selection = Labels(["system", "atom"], centers)
+            chunks.append(
+                self._triplets(systems, chunk_selection, types, properties, False)
+            )
+        if len(chunks) <= 1:
+            return self._triplets(systems, selected, types, properties, False)
+        return _join_samples(chunks)
 
     @torch.jit.unused
     def compute_sum(self, systems, selected_samples=None) -> TensorMap:
@@ -428,3 +451,20 @@ class TripletFeatures(torch.nn.Module):
                 entries.append(([a, b], density[mask, :, index], pairs.centers[mask]))
         key_names = ["o3_lambda", "o3_sigma", "center_type", "neighbor_type"]
         return self._by_angular(entries, ["system", "atom"], key_names)
+
+
+def _join_samples(tensors: List[TensorMap]) -> TensorMap:
+    """Concatenate TensorMaps with identical keys and properties along samples."""
+    blocks = []
+    for index in range(len(tensors[0].keys)):
+        parts = [tensor.block(index) for tensor in tensors]
+        samples = torch.cat([part.samples.values for part in parts])
+        blocks.append(
+            TensorBlock(
+                values=torch.cat([part.values for part in parts]),
+                samples=Labels(parts[0].samples.names, samples, assume_unique=True),
+                components=parts[0].components,
+                properties=parts[0].properties,
+            )
+        )
+    return TensorMap(tensors[0].keys, blocks)
