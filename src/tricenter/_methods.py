@@ -76,7 +76,7 @@ class Method:
     def metadata(self) -> dict:
         """Settings to record next to each label (no ``None`` values)."""
         fields = dataclasses.asdict(self)
-        fields["method"] = fields.pop("name")
+        fields = {"method": fields.pop("name"), **fields}
         fields["smearing_ha"] = fields.pop("smearing")
         return {key: value for key, value in fields.items() if value is not None}
 
@@ -145,7 +145,9 @@ def _validated(method: Method) -> Method:
         raise MethodError(f"smearing must be >= 0, got {method.smearing}")
     if method.max_cycle < 1:
         raise MethodError(f"max_cycle must be >= 1, got {method.max_cycle}")
-    if method.backend == "pyscf":
+    if method.backend == "tblite":
+        import_tblite()
+    else:
         if method.smearing_method not in ("fermi", "gaussian"):
             raise MethodError(
                 f"smearing_method must be 'fermi' or 'gaussian', got "

@@ -27,6 +27,7 @@ array holds ``-dE/dR`` in eV/Å.
 """
 
 import contextlib
+import gzip
 import hashlib
 import io
 import json
@@ -64,6 +65,7 @@ __all__ = [
     "failed_path",
     "label_file",
     "parse_method",
+    "read_default_dataset",
     "read_labelled",
     "run_cli",
 ]
@@ -95,6 +97,25 @@ def default_dataset_path() -> Path:
     :return: path of the gzip-compressed extended XYZ file
     """
     return Path(str(files("tricenter") / "data" / "b8-xtb-pairs.xyz.gz"))
+
+
+def read_default_dataset(index=":") -> list[ase.Atoms]:
+    """
+    Read the embedded GFN2-xTB B8 data set, see :py:func:`default_dataset_path`.
+
+    The file is decompressed in memory first: ``ase.io.read`` seeks back and forth
+    in a compressed extended XYZ file, which makes reading all 8000 frames from the
+    ``.gz`` path take minutes instead of seconds.
+
+    :param index: which frames, as for :py:func:`ase.io.read`
+    :return: the frames; ``get_potential_energy()`` and ``get_forces()`` give the
+        GFN2-xTB energy (eV) and forces (eV/Å), ``info["target"]`` the energy
+        relative to the B8 minimum (eV)
+    """
+    with gzip.open(default_dataset_path(), "rt") as fd:
+        text = fd.read()
+    frames = ase.io.read(io.StringIO(text), index=index, format="extxyz")
+    return frames if isinstance(frames, list) else [frames]
 
 
 def compute_label(
@@ -306,6 +327,8 @@ def read_frames(path: "str | os.PathLike") -> list[ase.Atoms]:
     path = Path(path)
     if not path.is_file():
         raise LabellingInputError(f"cannot read '{path}': no such file")
+    if path.stat().st_size == 0:
+        raise LabellingInputError(f"cannot read '{path}': it holds no structure")
     try:
         frames = ase.io.read(path, index=":")
     except Exception as error:  # noqa: BLE001 -- ASE raises many types here
@@ -442,6 +465,7 @@ def _recover_output(output: Path, frames, method: Method):
             raise LabellingInputError(f"{where}: frame {frame} is labelled twice")
         for key, value in expected.items():
             old = header.get(key)
+            old = old.item() if isinstance(old, np.generic) else old
             same = (
                 math.isclose(old, value, rel_tol=1e-12)
                 if isinstance(value, float) and isinstance(old, (int, float))
