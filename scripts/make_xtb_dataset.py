@@ -17,7 +17,10 @@ Usage (from the repository root, with ``tricenter[xtb]`` installed)::
 
     python scripts/make_xtb_dataset.py --workers 2
 
-On two cores the labelling of the 8000 frames took about 3 minutes.
+Last run (two busy cores, 2 workers): labelling the 8000 frames took 127 s, the
+whole script 148 s; no SCF failed; 1.9 MB. On pairs 0-1499 the GFN2-xTB pair
+differences ``E+ - E-`` correlate with the PBE ones with Pearson r = 0.695 (slope
+0.54), the energies themselves with r = 0.968.
 """
 
 import argparse

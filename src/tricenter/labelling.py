@@ -21,7 +21,7 @@ of the method and the version of the code that ran it; with forces, the ``forces
 array holds ``-dE/dR`` in eV/Å.
 
 >>> from ase.build import molecule
->>> labelled = compute_label(molecule("H2O"), "lda/sto-3g", grid_level=0)
+>>> labelled = compute_label(molecule("H2O"), "lda/sto-3g", grid_level=0, threads=1)
 >>> round(labelled.info["energy_ha"], 3), labelled.info["smearing_ha"]
 (-74.083, 0.01)
 """
