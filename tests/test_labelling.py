@@ -1,3 +1,4 @@
+import fcntl
 import gzip
 import json
 import os
@@ -265,7 +266,7 @@ def test_sigkill_and_resume_match_an_uninterrupted_run(tmp_path):
         command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300
         while _count_records(output) < 3:
             assert process.poll() is None, process.stderr.read().decode()
             assert time.monotonic() < deadline, "no record appeared in time"
@@ -309,7 +310,7 @@ def test_unconverged_frames_are_excluded_and_reported(tmp_path):
     assert summary.n_labelled == 0 and not summary.complete
     assert sorted(summary.failed) == [0, 1]
     assert all("did not converge" in reason for reason in summary.failed.values())
-    assert not output.exists()
+    assert read_labelled(output) == []
 
     entries = [
         json.loads(line) for line in failed_path(output).read_text().split("\n") if line
@@ -505,7 +506,7 @@ def test_existing_output_is_never_damaged(labelled_waters, tmp_path):
     def attempt(match, *args, **kwargs):
         copy.write_bytes(data)
         with pytest.raises(LabellingInputError, match=match):
-            label_file(*args, **kwargs)
+            label_file(*args, **{"forces": True, **kwargs})
         assert copy.read_bytes() == data
 
     other_input = _write(tmp_path / "other.xyz", _waters(4, seed=7))
@@ -527,6 +528,32 @@ def test_existing_output_is_never_damaged(labelled_waters, tmp_path):
         METHOD,
         **CHEAP,
     )
+
+    attempt(
+        "labelled with forces, this run does not ask for them",
+        source,
+        copy,
+        METHOD,
+        forces=False,
+        **CHEAP,
+    )
+    reference = _write(tmp_path / "ref.xyz", [molecule("H2O")])
+    attempt(
+        "frame 0: labelled with no reference, this run has a different one",
+        source,
+        copy,
+        METHOD,
+        reference=reference,
+        **CHEAP,
+    )
+
+    # a second run into the same file waits for nobody: it stops
+    copy.write_bytes(data)
+    with open(copy, "ab") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        with pytest.raises(LabellingInputError, match="another process is labelling"):
+            label_file(source, copy, METHOD, forces=True, **CHEAP)
+    assert copy.read_bytes() == data
 
     # a file that is not a labelled output is left alone
     foreign = tmp_path / "notes.xyz"

@@ -254,7 +254,64 @@ def label_file(
             name = f"reference '{reference}'"
         _check(reference_atoms, method, min_distance, name)
 
-    done, stored_reference = _recover_output(output, frames, method)
+    with _exclusive(output):
+        return _label_frames(
+            frames,
+            output,
+            method,
+            forces,
+            reference_atoms,
+            workers,
+            threads,
+            scheduler,
+            retry_failed,
+            progress,
+            start,
+        )
+
+
+@contextlib.contextmanager
+def _exclusive(output: Path):
+    """Hold an advisory lock on ``output``: two runs must not append to one file."""
+    import fcntl
+
+    with open(output, "ab") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise LabellingInputError(
+                f"another process is labelling into '{output}'"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def _label_frames(
+    frames,
+    output,
+    method,
+    forces,
+    reference_atoms,
+    workers,
+    threads,
+    scheduler,
+    retry_failed,
+    progress,
+    start,
+) -> LabellingSummary:
+    done, stored_reference = _recover_output(output, frames, method, forces)
+    key = None if reference_atoms is None else _structure_hash(reference_atoms)
+    for frame, info in done.items():
+        stored = info.get("reference_hash")
+        if stored != key:
+            before = "no reference" if stored is None else "another reference"
+            now = "none" if key is None else "a different one"
+            raise LabellingInputError(
+                f"'{output}', frame {frame}: labelled with {before}, this run has "
+                f"{now}; write to another output file"
+            )
     failed = {
         frame: entry
         for frame, entry in _recover_failed(failed_path(output)).items()
@@ -268,7 +325,6 @@ def label_file(
 
     reference_value = None
     if reference_atoms is not None and todo:
-        key = _structure_hash(reference_atoms)
         if stored_reference.get(key) is not None:
             reference_value = (stored_reference[key], key)
         else:
@@ -412,7 +468,7 @@ def _is_partial_frame(tail: bytes) -> bool:
     return len(lines) <= int(lines[0]) + 2
 
 
-def _recover_output(output: Path, frames, method: Method):
+def _recover_output(output: Path, frames, method: Method, forces: bool):
     """
     Repair and read an existing output file.
 
@@ -476,6 +532,13 @@ def _recover_output(output: Path, frames, method: Method):
                     f"{where}: labelled with {key}={old!r}, this run asks for "
                     f"{key}={value!r}; write to another output file"
                 )
+        has_forces = atoms.calc is not None and "forces" in atoms.calc.results
+        if has_forces != forces:
+            raise LabellingInputError(
+                f"{where}: labelled {'with' if has_forces else 'without'} forces, "
+                f"this run {'asks for' if forces else 'does not ask for'} them; write "
+                "to another output file"
+            )
         source = frames[frame]
         if len(atoms) != len(source) or not (
             np.array_equal(atoms.numbers, source.numbers)
