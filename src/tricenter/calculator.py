@@ -281,11 +281,18 @@ class TripletFeatures(torch.nn.Module):
                                 atomic_types[c],
                             ]
                         )
+                        if bool(torch.all(mask)):
+                            # a single block holds everything: no copy
+                            kept_values = block_values
+                            kept_samples = samples
+                        else:
+                            kept_values = block_values[mask]
+                            kept_samples = samples[mask]
                         blocks.append(
                             TensorBlock(
-                                values=block_values[mask],
+                                values=kept_values,
                                 samples=Labels(
-                                    sample_names, samples[mask], assume_unique=True
+                                    sample_names, kept_samples, assume_unique=True
                                 ),
                                 components=components,
                                 properties=properties[block_index].to(device),
@@ -345,15 +352,16 @@ class TripletFeatures(torch.nn.Module):
         chunk_of_center = torch.div(
             cumulative - counts * counts, max(max_triplets, 1), rounding_mode="floor"
         )
+        chunk_ids = torch.unique(chunk_of_center)
+        if len(chunk_ids) <= 1:
+            return self._triplets(systems, selected, types, properties, False)
         chunks = []
-        for chunk in torch.unique(chunk_of_center):
+        for chunk in chunk_ids:
             centers = pairs.centers[chunk_of_center == chunk].to(torch.int32)
             chunk_selection = Labels(["system", "atom"], centers)
             chunks.append(
                 self._triplets(systems, chunk_selection, types, properties, False)
             )
-        if len(chunks) <= 1:
-            return self._triplets(systems, selected, types, properties, False)
         return _join_samples(chunks)
 
     @torch.jit.unused

@@ -83,9 +83,14 @@ class CouplingGroup(torch.nn.Module):
         super().__init__()
         self.ell_1 = paths[0][0]
         self.paths = paths
+        self.n_paths = len(paths)
         self.couplings = torch.nn.ModuleList(
             [Coupling(a, b, k, c, o3_lambda) for a, b, k, c in paths]
         )
+
+    def size(self, n_radial: int, n_types: int) -> int:
+        """Number of features of this group per angular component."""
+        return self.n_paths * n_radial * n_radial * n_radial * n_types
 
     def partner(
         self, pair_expansion: torch.Tensor, center_density: torch.Tensor
@@ -205,11 +210,10 @@ class TripletContraction(torch.nn.Module):
         self.groups = torch.nn.ModuleList(groups)
         self.block_of_group = block_of_group
 
+    @torch.jit.unused
     def group_size(self, group: CouplingGroup, n_types: int) -> int:
-        """Number of features that one group contributes per angular component."""
-        return (
-            len(group.paths) * self.n_radial * self.n_radial * self.n_radial * n_types
-        )
+        """Number of features of ``group`` per angular component."""
+        return group.size(self.n_radial, n_types)
 
     def forward(
         self,
@@ -232,8 +236,24 @@ class TripletContraction(torch.nn.Module):
             pair_center, n_centers
         )
         n_rows = n_centers * max_neighbors
+        n_padded = n_rows * max_neighbors
         n_triplets = first.shape[0]
-        pieces: List[List[torch.Tensor]] = [[] for _ in self.blocks]
+        # when every centre has the same number of neighbours there is no padding,
+        # and each group's product lands in the output with a single copy
+        dense = n_triplets == n_padded
+        n_types = center_density.shape[2] // self.n_radial
+        sizes = [0 for _ in self.blocks]
+        for index, group in enumerate(self.groups):
+            sizes[self.block_of_group[index]] += group.size(self.n_radial, n_types)
+        blocks: List[torch.Tensor] = []
+        for block_index, (o3_lambda, _) in enumerate(self.blocks):
+            blocks.append(
+                pair_expansion.new_empty(
+                    (n_triplets, 2 * o3_lambda + 1, sizes[block_index])
+                )
+            )
+
+        offsets = [0 for _ in self.blocks]
         for index, group in enumerate(self.groups):
             ell_1 = group.ell_1
             own = pair_expansion[:, ell_1 * ell_1 : ell_1 * ell_1 + 2 * ell_1 + 1]
@@ -242,17 +262,20 @@ class TripletContraction(torch.nn.Module):
             own = _pad(own, pair_slot, n_rows)
             own = own.reshape(n_centers, max_neighbors, n_m, self.n_radial)
             partner = _pad(partner, pair_slot, n_rows)
-            partner = partner.reshape(n_centers, max_neighbors, n_m, n_mu * n_features)
-            features = torch.einsum("csan,ctaf->cstnf", own, partner)
-            n_padded = n_centers * max_neighbors * max_neighbors
-            features = features.reshape(n_padded, self.n_radial, n_mu, n_features)
-            features = features[triplet_slot].transpose(1, 2)
-            features = features.reshape(n_triplets, n_mu, self.n_radial * n_features)
-            pieces[self.block_of_group[index]].append(features)
+            partner = partner.reshape(n_centers, max_neighbors, n_m, n_mu, n_features)
+            features = torch.einsum("csan,ctauf->cstunf", own, partner)
 
-        blocks: List[torch.Tensor] = []
-        for block_pieces in pieces:
-            blocks.append(torch.cat(block_pieces, dim=-1))
+            block = self.block_of_group[index]
+            width = self.n_radial * n_features
+            target = blocks[block][:, :, offsets[block] : offsets[block] + width]
+            offsets[block] += width
+            if dense:
+                shape = [n_centers, max_neighbors, max_neighbors]
+                target = target.unflatten(0, shape)
+                target.unflatten(-1, [self.n_radial, n_features]).copy_(features)
+            else:
+                features = features.reshape(n_padded, n_mu, width)
+                target.copy_(features[triplet_slot])
         return blocks, first, second
 
     def linear(
@@ -306,7 +329,7 @@ class TripletContraction(torch.nn.Module):
         for index, group in enumerate(self.groups):
             if self.blocks[self.block_of_group[index]][0] != 0:
                 continue
-            size = self.group_size(group, center_density.shape[2] // self.n_radial)
+            size = group.size(self.n_radial, center_density.shape[2] // self.n_radial)
             group_weights = weights[..., start : start + size]
             group_weights = group_weights.reshape(
                 n_types, n_types, width, self.n_radial, size // self.n_radial
