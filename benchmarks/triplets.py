@@ -28,16 +28,9 @@ import time
 import numpy as np
 import torch
 
+from tricenter import PAPER_HYPERS
 
-PAPER = {
-    "cutoff": {"radius": 2.0, "smoothing": {"type": "ShiftedCosine", "width": 0.1}},
-    "density": {"type": "Gaussian", "width": 0.2, "center_atom_weight": 0.0},
-    "basis": {
-        "type": "TensorProduct",
-        "max_angular": 3,
-        "radial": {"type": "Gto", "max_radial": 5},
-    },
-}
+
 CRYSTAL = {
     "cutoff": {"radius": 4.6, "smoothing": {"type": "ShiftedCosine", "width": 0.5}},
     "density": {"type": "Gaussian", "width": 0.5, "center_atom_weight": 0.0},
@@ -54,7 +47,7 @@ def structures(case, quick):
         from tricenter.structures import b8_pairs
 
         n_pairs = 50 if quick else 1000
-        return b8_pairs(n_pairs, seed=12345), PAPER, [[0]]
+        return b8_pairs(n_pairs, seed=12345), PAPER_HYPERS, [[0]]
     import ase.build
 
     repeats = (2, 2, 2) if quick else (4, 4, 4)

@@ -2,6 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from tricenter import PAPER_HYPERS  # noqa: F401
+
 
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -12,16 +14,6 @@ HYPERS = {
         "type": "TensorProduct",
         "max_angular": 2,
         "radial": {"type": "Gto", "max_radial": 2},
-    },
-}
-
-PAPER_HYPERS = {
-    "cutoff": {"radius": 2.0, "smoothing": {"type": "ShiftedCosine", "width": 0.1}},
-    "density": {"type": "Gaussian", "width": 0.2, "center_atom_weight": 0.0},
-    "basis": {
-        "type": "TensorProduct",
-        "max_angular": 3,
-        "radial": {"type": "Gto", "max_radial": 5},
     },
 }
 

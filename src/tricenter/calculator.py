@@ -46,7 +46,10 @@ class TripletFeatures(torch.nn.Module):
 
     >>> import ase
     >>> calculator = TripletFeatures(
-    ...     cutoff={"radius": 2.0, "smoothing": {"type": "ShiftedCosine", "width": 0.1}},
+    ...     cutoff={
+    ...         "radius": 2.0,
+    ...         "smoothing": {"type": "ShiftedCosine", "width": 0.1},
+    ...     },
     ...     density={"type": "Gaussian", "width": 0.2, "center_atom_weight": 0.0},
     ...     basis={
     ...         "type": "TensorProduct",

@@ -12,6 +12,19 @@ from dataclasses import dataclass
 from typing import Optional
 
 
+#: The hyper-parameters of the paper's B8 experiment: 7344 invariant triplet features
+#: per pair of neighbour types (copy before modifying).
+PAPER_HYPERS = {
+    "cutoff": {"radius": 2.0, "smoothing": {"type": "ShiftedCosine", "width": 0.1}},
+    "density": {"type": "Gaussian", "width": 0.2, "center_atom_weight": 0.0},
+    "basis": {
+        "type": "TensorProduct",
+        "max_angular": 3,
+        "radial": {"type": "Gto", "max_radial": 5},
+    },
+}
+
+
 @dataclass(frozen=True)
 class ExpansionHypers:
     """Validated hyper-parameters of the neighbour density expansion.
@@ -89,15 +102,7 @@ def _index(what: str, value) -> int:
 def parse_hypers(cutoff: dict, density: dict, basis: dict) -> ExpansionHypers:
     """Check featomic-style hyper-parameters and collect them.
 
-    >>> hypers = parse_hypers(
-    ...     cutoff={"radius": 2.0, "smoothing": {"type": "ShiftedCosine", "width": 0.1}},
-    ...     density={"type": "Gaussian", "width": 0.2},
-    ...     basis={
-    ...         "type": "TensorProduct",
-    ...         "max_angular": 3,
-    ...         "radial": {"type": "Gto", "max_radial": 5},
-    ...     },
-    ... )
+    >>> hypers = parse_hypers(**PAPER_HYPERS)
     >>> hypers.max_radial, hypers.gto_radius
     (5, 2.0)
 
