@@ -15,7 +15,7 @@ import pytest
 from ase.build import molecule
 from ase.units import Bohr, Hartree
 
-from tricenter import labelling
+from tricenter import _parallel, _records, labelling
 from tricenter.cli import main as cli_main
 from tricenter.labelling import (
     LabellingInputError,
@@ -204,7 +204,7 @@ def test_rerun_skips_labelled_frames(labelled_waters, tmp_path):
 
 
 def _record_ends(data):
-    return [end for _, end in labelling._frame_chunks(data)]
+    return [end for _, end in _records.frame_chunks(data)]
 
 
 @pytest.mark.parametrize("cut", ["header", "comment", "mid-line", "last-newline"])
@@ -348,13 +348,13 @@ def test_reference_gives_targets_and_is_reused(tmp_path, monkeypatch):
     data = output.read_bytes()
     output.write_bytes(data[: _record_ends(data)[1]])
     calls = []
-    original = labelling._run_task
+    original = _parallel.run_task
 
     def counting(task, threads=None):
         calls.append(task[0])
         return original(task, threads)
 
-    monkeypatch.setattr(labelling, "_run_task", counting)
+    monkeypatch.setattr(_parallel, "run_task", counting)
     label_file(source, output, METHOD, reference=reference, **CHEAP)
     assert calls == [2]
 
@@ -594,7 +594,7 @@ def test_embedded_xtb_dataset():
     if not path.exists():
         pytest.skip(f"{path} has not been generated")
     with gzip.open(path, "rb") as fd:
-        assert len(labelling._frame_chunks(fd.read())) == 8000
+        assert len(_records.frame_chunks(fd.read())) == 8000
     frames = labelling.read_default_dataset(":4")
     frames += labelling.read_default_dataset("-2:")
     for index, atoms in zip([0, 1, 2, 3, 7998, 7999], frames):

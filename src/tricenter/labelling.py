@@ -28,28 +28,31 @@ array holds ``-dE/dR`` in eV/Å.
 
 import contextlib
 import gzip
-import hashlib
 import io
 import json
-import math
 import os
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from importlib.resources import files
 from pathlib import Path
 
 import ase
 import ase.io
-import numpy as np
-from ase.units import Bohr, Hartree
 
-from ._methods import (
-    Method,
-    MethodError,
-    check_structure,
-    parse_method,
-    run_calculation,
+from . import _parallel
+from ._methods import Method, MethodError, check_structure, parse_method
+from ._records import (
+    LabellingInputError,
+    exclusive,
+    failure_entry,
+    labelled_frame,
+    read_frames,
+    read_labelled,
+    record_writer,
+    recover_failed,
+    recover_output,
+    structure_hash,
+    to_extxyz,
 )
 
 
@@ -66,19 +69,10 @@ __all__ = [
     "label_file",
     "parse_method",
     "read_default_dataset",
+    "read_frames",
     "read_labelled",
     "run_cli",
 ]
-
-#: labels of an input frame that a new labelling replaces
-_STALE_INFO = {"energy", "free_energy", "energy_ha", "target", "forces", "stress"}
-_STALE_ARRAYS = {"forces", "gradient", "gradient_habohr"}
-#: settings that change the retry ladder, never the converged result
-_LADDER_ONLY = {"max_cycle"}
-
-
-class LabellingInputError(ValueError):
-    """Input that cannot be labelled: the message names the file and the frame."""
 
 
 class SCFNotConvergedError(RuntimeError):
@@ -150,13 +144,13 @@ def compute_label(
         check_structure(atoms, method, min_distance)
     except ValueError as error:
         raise LabellingInputError(str(error)) from None
-    _, outcome = _run_task((None, atoms, method, forces), threads)
+    _, outcome = _parallel.run_task((None, atoms, method, forces), threads)
     if not outcome.converged:
         raise SCFNotConvergedError(outcome.reason)
     reference = None
     if reference_energy is not None:
         reference = (float(reference_energy), None)
-    return _labelled_frame(atoms, None, method, outcome, reference)
+    return labelled_frame(atoms, None, method, outcome, reference)
 
 
 @dataclass
@@ -254,7 +248,7 @@ def label_file(
             name = f"reference '{reference}'"
         _check(reference_atoms, method, min_distance, name)
 
-    with _exclusive(output):
+    with exclusive(output):
         return _label_frames(
             frames,
             output,
@@ -270,24 +264,6 @@ def label_file(
         )
 
 
-@contextlib.contextmanager
-def _exclusive(output: Path):
-    """Hold an advisory lock on ``output``: two runs must not append to one file."""
-    import fcntl
-
-    with open(output, "ab") as handle:
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise LabellingInputError(
-                f"another process is labelling into '{output}'"
-            ) from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-
-
 def _label_frames(
     frames,
     output,
@@ -301,8 +277,8 @@ def _label_frames(
     progress,
     start,
 ) -> LabellingSummary:
-    done, stored_reference = _recover_output(output, frames, method, forces)
-    key = None if reference_atoms is None else _structure_hash(reference_atoms)
+    done, stored_reference = recover_output(output, frames, method, forces)
+    key = None if reference_atoms is None else structure_hash(reference_atoms)
     for frame, info in done.items():
         stored = info.get("reference_hash")
         if stored != key:
@@ -314,7 +290,7 @@ def _label_frames(
             )
     failed = {
         frame: entry
-        for frame, entry in _recover_failed(failed_path(output)).items()
+        for frame, entry in recover_failed(failed_path(output)).items()
         if frame not in done
     }
     skip = set(done) | (set() if retry_failed else set(failed))
@@ -328,27 +304,29 @@ def _label_frames(
         if stored_reference.get(key) is not None:
             reference_value = (stored_reference[key], key)
         else:
-            _, outcome = _run_task((None, reference_atoms, method, False), threads)
+            task = (None, reference_atoms, method, False)
+            _, outcome = _parallel.run_task(task, threads)
             if not outcome.converged:
                 raise SCFNotConvergedError(f"reference structure: {outcome.reason}")
             reference_value = (outcome.energy, key)
 
     tasks = [(index, frames[index], method, forces) for index in todo]
+    results = _parallel.run_tasks(tasks, workers, threads, scheduler)
     with (
-        contextlib.closing(_run_tasks(tasks, workers, threads, scheduler)) as results,
-        _record_writer(output) as write_record,
-        _record_writer(failed_path(output)) as write_failure,
+        contextlib.closing(results),
+        record_writer(output) as write_record,
+        record_writer(failed_path(output)) as write_failure,
         _progress_bar(len(frames), len(frames) - len(todo), method, progress) as bar,
     ):
         for index, outcome in results:
             if outcome.converged:
-                atoms = _labelled_frame(
+                atoms = labelled_frame(
                     frames[index], index, method, outcome, reference_value
                 )
-                write_record(_to_extxyz(atoms))
+                write_record(to_extxyz(atoms))
                 summary.n_labelled += 1
             else:
-                entry = _failure_entry(index, method, outcome)
+                entry = failure_entry(index, method, outcome)
                 write_failure(json.dumps(entry) + "\n")
                 failed[index] = entry
                 bar.set_postfix(failed=len(failed))
@@ -358,244 +336,11 @@ def _label_frames(
     return summary
 
 
-def read_labelled(path: "str | os.PathLike") -> list[ase.Atoms]:
-    """
-    Read the complete frames of a labelled output, ignoring a half-written tail.
-
-    :param path: output of :py:func:`label_file`
-    :return: the labelled frames, in the order they were written
-    """
-    data = Path(path).read_bytes()
-    end = _complete_frames_end(data)
-    if end == 0:
-        return []
-    return ase.io.read(io.StringIO(data[:end].decode()), index=":", format="extxyz")
-
-
-def read_frames(path: "str | os.PathLike") -> list[ase.Atoms]:
-    """
-    Read all the structures of a file, naming the faulty frame if that fails.
-
-    :param path: extended XYZ (possibly compressed) or any format ASE reads
-    :return: the structures
-    :raises LabellingInputError: if the file is missing, empty or malformed
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise LabellingInputError(f"cannot read '{path}': no such file")
-    if path.stat().st_size == 0:
-        raise LabellingInputError(f"cannot read '{path}': it holds no structure")
-    try:
-        frames = ase.io.read(path, index=":")
-    except Exception as error:  # noqa: BLE001 -- ASE raises many types here
-        where = _locate_bad_frame(path)
-        raise LabellingInputError(
-            f"cannot read '{path}'{where}: {type(error).__name__}: {error}"
-        ) from None
-    if not frames:
-        raise LabellingInputError(f"cannot read '{path}': it holds no structure")
-    return frames
-
-
-def _locate_bad_frame(path: Path) -> str:
-    """Say which frame of an XYZ file is truncated or malformed, if that can be told."""
-    try:
-        with ase.io.formats.open_with_compression(str(path), "rb") as fd:
-            data = fd.read()
-    except Exception:  # noqa: BLE001 -- only used to improve an error message
-        return ""
-    chunks = _frame_chunks(data)
-    for index, (start, stop) in enumerate(chunks):
-        try:
-            ase.io.read(io.StringIO(data[start:stop].decode()), format="extxyz")
-        except Exception:  # noqa: BLE001 -- as above
-            return f", frame {index} (malformed)"
-    end = chunks[-1][1] if chunks else 0
-    if data[end:].strip():
-        return f", frame {len(chunks)} (truncated or malformed)"
-    return ""
-
-
 def _check(atoms, method, min_distance, where):
     try:
         check_structure(atoms, method, min_distance)
     except ValueError as error:
         raise LabellingInputError(f"{where}: {error}") from None
-
-
-def _frame_chunks(data: bytes) -> list[tuple[int, int]]:
-    """
-    Byte ranges of the complete XYZ frames at the start of ``data``.
-
-    A frame is complete when its atom count parses and all its ``n_atoms + 2`` lines
-    are there, each ending with a newline; the scan stops at the first frame that
-    is not, e.g. one cut short by a killed writer.
-    """
-    chunks = []
-    position = 0
-    size = len(data)
-    while position < size:
-        newline = data.find(b"\n", position)
-        if newline < 0:
-            break
-        try:
-            n_atoms = int(data[position:newline])
-        except ValueError:
-            break
-        end = newline
-        for _ in range(n_atoms + 1):
-            end = data.find(b"\n", end + 1)
-            if end < 0:
-                return chunks
-        chunks.append((position, end + 1))
-        position = end + 1
-    return chunks
-
-
-def _complete_frames_end(data: bytes) -> int:
-    """Byte offset just after the last complete XYZ frame at the start of ``data``."""
-    chunks = _frame_chunks(data)
-    return chunks[-1][1] if chunks else 0
-
-
-def _is_partial_frame(tail: bytes) -> bool:
-    """Whether ``tail`` looks like the beginning of one XYZ frame, and nothing more."""
-    lines = tail.split(b"\n")
-    if not lines[0].strip().isdigit():
-        return False
-    if len(lines) == 1:
-        return True
-    return len(lines) <= int(lines[0]) + 2
-
-
-def _recover_output(output: Path, frames, method: Method, forces: bool):
-    """
-    Repair and read an existing output file.
-
-    :return: ``{frame: info}`` of the labelled frames and ``{hash: energy}`` of the
-        references they used
-    """
-    if not output.exists():
-        return {}, {}
-    data = output.read_bytes()
-    end = _complete_frames_end(data)
-    if end < len(data):
-        if not _is_partial_frame(data[end:]):
-            raise LabellingInputError(
-                f"'{output}' holds something other than labelled frames after byte "
-                f"{end}; it was not written by this program, move it away"
-            )
-        # a record cut short by a kill: drop it, it is recomputed
-        with open(output, "r+b") as fd:
-            fd.truncate(end)
-            fd.flush()
-            os.fsync(fd.fileno())
-        data = data[:end]
-    records = {}
-    references = {}
-    expected = {
-        key: value
-        for key, value in method.metadata().items()
-        if key not in _LADDER_ONLY
-    }
-    if not data:
-        return {}, {}
-    try:
-        stored = ase.io.read(io.StringIO(data.decode()), index=":", format="extxyz")
-    except Exception as error:  # noqa: BLE001 -- ASE raises many types here
-        raise LabellingInputError(
-            f"cannot read the existing output '{output}' ({error}); it was not "
-            "written by this program, move it away"
-        ) from None
-    for position, atoms in enumerate(stored):
-        header = atoms.info
-        where = f"'{output}', record {position}"
-        frame = header.get("frame")
-        if not isinstance(frame, (int, np.integer)) or not 0 <= frame < len(frames):
-            raise LabellingInputError(
-                f"{where}: no valid 'frame' key for the {len(frames)} input frames; "
-                "was it written for another input?"
-            )
-        frame = int(frame)
-        if frame in records:
-            raise LabellingInputError(f"{where}: frame {frame} is labelled twice")
-        for key, value in expected.items():
-            old = header.get(key)
-            old = old.item() if isinstance(old, np.generic) else old
-            same = (
-                math.isclose(old, value, rel_tol=1e-12)
-                if isinstance(value, float) and isinstance(old, (int, float))
-                else old == value
-            )
-            if not same:
-                raise LabellingInputError(
-                    f"{where}: labelled with {key}={old!r}, this run asks for "
-                    f"{key}={value!r}; write to another output file"
-                )
-        has_forces = atoms.calc is not None and "forces" in atoms.calc.results
-        if has_forces != forces:
-            raise LabellingInputError(
-                f"{where}: labelled {'with' if has_forces else 'without'} forces, "
-                f"this run {'asks for' if forces else 'does not ask for'} them; write "
-                "to another output file"
-            )
-        source = frames[frame]
-        if len(atoms) != len(source) or not (
-            np.array_equal(atoms.numbers, source.numbers)
-            and np.allclose(atoms.positions, source.positions, atol=1e-6)
-        ):
-            raise LabellingInputError(
-                f"{where}: frame {frame} does not match the input structure; was it "
-                "written for another input?"
-            )
-        records[frame] = header
-        if "reference_hash" in header:
-            references[header["reference_hash"]] = header["reference_energy_ha"]
-    return records, references
-
-
-def _recover_failed(path: Path) -> dict:
-    """Read the failure log, dropping a half-written last line."""
-    if not path.exists():
-        return {}
-    data = path.read_bytes()
-    end = data.rfind(b"\n") + 1
-    if end < len(data):
-        with open(path, "r+b") as fd:
-            fd.truncate(end)
-            fd.flush()
-            os.fsync(fd.fileno())
-    failed = {}
-    for number, line in enumerate(data[:end].decode().splitlines()):
-        if line.strip():
-            try:
-                entry = json.loads(line)
-                failed[int(entry["frame"])] = entry
-            except (ValueError, KeyError, TypeError) as error:
-                raise LabellingInputError(
-                    f"'{path}', line {number + 1}: not a failure record ({error})"
-                ) from None
-    return failed
-
-
-@contextlib.contextmanager
-def _record_writer(path: Path):
-    """Append whole records to ``path``, each durable before the next starts."""
-    handle = None
-
-    def write(text: str):
-        nonlocal handle
-        if handle is None:
-            handle = open(path, "ab")
-        handle.write(text.encode())
-        handle.flush()
-        os.fsync(handle.fileno())
-
-    try:
-        yield write
-    finally:
-        if handle is not None:
-            handle.close()
 
 
 @contextlib.contextmanager
@@ -614,145 +359,6 @@ def _progress_bar(total, initial, method, enabled):
         yield bar
     finally:
         bar.close()
-
-
-def _to_extxyz(atoms: ase.Atoms) -> str:
-    buffer = io.StringIO()
-    ase.io.write(buffer, atoms, format="extxyz")
-    return buffer.getvalue()
-
-
-def _structure_hash(atoms: ase.Atoms) -> str:
-    digest = hashlib.sha1(atoms.numbers.astype(np.int64).tobytes())
-    digest.update(np.round(atoms.positions, 6).astype(np.float64).tobytes())
-    digest.update(str(atoms.info.get("charge", 0)).encode())
-    return digest.hexdigest()[:16]
-
-
-def _labelled_frame(atoms, index, method, outcome, reference) -> ase.Atoms:
-    labelled = ase.Atoms(
-        numbers=atoms.numbers,
-        positions=atoms.positions,
-        cell=atoms.cell,
-        pbc=atoms.pbc,
-    )
-    for key, value in atoms.arrays.items():
-        if key not in ("numbers", "positions") and key not in _STALE_ARRAYS:
-            labelled.arrays[key] = value.copy()
-    info = {k: v for k, v in atoms.info.items() if k not in _STALE_INFO}
-    if index is not None:
-        info["frame"] = index
-    info["energy"] = outcome.energy * Hartree
-    info["energy_ha"] = outcome.energy
-    if reference is not None:
-        energy, key = reference
-        info["target"] = (outcome.energy - energy) * Hartree
-        info["reference_energy_ha"] = energy
-        if key is not None:
-            info["reference_hash"] = key
-    info["converged"] = True
-    info.update(method.metadata())
-    info["scf_attempt"] = outcome.attempt
-    info["scf_history"] = "; ".join(outcome.history)
-    info["wall_time_s"] = round(outcome.wall_time, 3)
-    version_key, version_value = outcome.version
-    info[version_key] = version_value
-    from . import __version__
-
-    info["tricenter_version"] = __version__
-    labelled.info = info
-    if outcome.gradient is not None:
-        labelled.arrays["forces"] = -outcome.gradient * (Hartree / Bohr)
-    return labelled
-
-
-def _failure_entry(index, method, outcome) -> dict:
-    version_key, version_value = outcome.version
-    return {
-        "frame": index,
-        "method": method.name,
-        "converged": False,
-        "reason": outcome.reason,
-        "history": outcome.history,
-        "wall_time_s": round(outcome.wall_time, 3),
-        "settings": method.metadata(),
-        version_key: version_value,
-        "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-    }
-
-
-def _run_task(task, threads=None):
-    """Compute one frame: runs in a worker; returns ``(index, outcome)``."""
-    index, atoms, method, forces = task
-    if threads is not None and method.backend == "pyscf":
-        from ._methods import import_pyscf
-
-        import_pyscf().lib.num_threads(threads)
-    return index, run_calculation(atoms, method, forces)
-
-
-@contextlib.contextmanager
-def _thread_environment(threads):
-    """Limit the threads of the OpenMP/BLAS libraries of the processes started here."""
-    names = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ.update({name: str(threads) for name in names})
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
-def _run_tasks(tasks, workers, threads, scheduler):
-    """Yield ``(index, outcome)`` of every task, in completion order."""
-    if not tasks:
-        return
-    if scheduler is not None:
-        yield from _run_dask(tasks, threads, scheduler)
-    elif workers == 1:
-        for task in tasks:
-            yield _run_task(task, threads)
-    else:
-        import multiprocessing
-
-        if threads is None:
-            threads = max(1, (os.cpu_count() or 1) // workers)
-        # "spawn": forking a process that holds OpenMP and tqdm threads can deadlock
-        context = multiprocessing.get_context("spawn")
-        with _thread_environment(threads):
-            executor = ProcessPoolExecutor(workers, mp_context=context)
-            futures = [executor.submit(_run_task, task, threads) for task in tasks]
-        try:
-            for future in as_completed(futures):
-                yield future.result()
-        finally:
-            executor.shutdown(wait=False, cancel_futures=True)
-
-
-def _run_dask(tasks, threads, scheduler):
-    try:
-        import distributed
-    except ImportError as error:
-        raise ImportError(
-            "a Dask scheduler needs dask.distributed: install it with "
-            "`pip install tricenter[distributed]`"
-        ) from error
-    own_client = not isinstance(scheduler, distributed.Client)
-    client = distributed.Client(scheduler) if own_client else scheduler
-    try:
-        futures = client.map(_run_task, tasks, threads=threads, pure=False)
-        try:
-            for _, result in distributed.as_completed(futures, with_results=True):
-                yield result
-        finally:
-            client.cancel(futures)
-    finally:
-        if own_client:
-            client.close()
 
 
 def add_cli_arguments(parser):
