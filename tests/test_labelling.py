@@ -194,6 +194,17 @@ def test_label_file_records(labelled_waters):
     assert not failed_path(output).exists()
 
 
+def test_relabelling_an_output_replaces_its_labels(labelled_waters, tmp_path):
+    _, output = labelled_waters
+    relabelled = tmp_path / "again.xyz"
+    label_file(output, relabelled, METHOD, smearing=0, **CHEAP)
+    for atoms in read_labelled(relabelled):
+        assert atoms.info["smearing_ha"] == 0
+        assert "smearing_method" in atoms.info and "reference_hash" not in atoms.info
+        assert atoms.calc is not None and "forces" not in atoms.calc.results
+        assert atoms.info["name"].startswith("water-")
+
+
 def test_rerun_skips_labelled_frames(labelled_waters, tmp_path):
     source, output = labelled_waters
     copy = tmp_path / "out.xyz"

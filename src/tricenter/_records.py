@@ -8,6 +8,7 @@ failures go, one JSON object per line, to a sibling ``.failed.jsonl`` file.
 """
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import json
@@ -24,8 +25,27 @@ from ase.units import Bohr, Hartree
 from ._methods import Method
 
 
-#: labels of an input frame that a new labelling replaces
-_STALE_INFO = {"energy", "free_energy", "energy_ha", "target", "forces", "stress"}
+#: labels of an input frame (say, an earlier output) that a new labelling replaces
+_STALE_INFO = {
+    "energy",
+    "free_energy",
+    "energy_ha",
+    "target",
+    "forces",
+    "stress",
+    "reference_energy_ha",
+    "reference_hash",
+    "converged",
+    "scf_attempt",
+    "scf_history",
+    "wall_time_s",
+    "pyscf_version",
+    "tblite_version",
+    "tricenter_version",
+    "method",
+    "smearing_ha",
+    *(field.name for field in dataclasses.fields(Method) if field.name != "name"),
+}
 _STALE_ARRAYS = {"forces", "gradient", "gradient_habohr"}
 #: settings that change the retry ladder, never the converged result
 LADDER_ONLY = {"max_cycle"}
