@@ -1,0 +1,417 @@
+"""Export tricenter energy models as metatomic models, for MD engines.
+
+An exported file is a TorchScript :py:class:`metatomic.torch.AtomisticModel`: ASE
+(``metatomic-ase``), LAMMPS (``pair_style metatomic``), i-PI, TorchSim and metatrain's
+``mtt eval`` load it without tricenter installed. It declares
+
+- ``energy`` (eV), per system or per atom, whose gradients give forces and stress;
+- ``feature``, the latent :math:`\\xi_q(A_i) = \\sum_{jj'} \\phi_q(T_{ijj'})` of each
+  atom (summed over atoms when asked per system), e.g. for chemiscope maps;
+- one full neighbour list with the model's cutoff, and ``interaction_range`` equal to
+  that cutoff (per-atom energies only depend on neighbours within it);
+- ``selected_atoms``, honoured: engines that add ghost atoms (LAMMPS) get energies of
+  the selected atoms only.
+
+The harmonics of :py:mod:`tricenter.harmonics` carry their own first and second
+derivatives, so forces and stress stay right in hosts that never imported
+``sphericart.torch`` (see :ref:`howto-engines`). The compiled extensions the model
+calls (sphericart-torch) are copied next to the model file, in an ``extensions``
+folder that engines are pointed to.
+
+>>> import tricenter.export
+>>> sorted(tricenter.export.REFERENCES)
+['architecture', 'implementation']
+"""
+
+import argparse
+import copy
+import json
+import zipfile
+from pathlib import Path
+from typing import Dict, List, Optional, Union
+
+import torch
+from metatensor.torch import Labels, TensorBlock, TensorMap
+from metatomic.torch import (
+    AtomisticModel,
+    ModelCapabilities,
+    ModelMetadata,
+    ModelOutput,
+    NeighborListOptions,
+    System,
+)
+
+
+#: version of the layout of exported files; :py:func:`load` refuses other versions
+EXPORT_FORMAT = "1"
+
+PAPER = (
+    "J. Nigam, S. N. Pozdnyakov, K. K. Huguenin-Dumittan, M. Ceriotti, "
+    '"Completeness of atomic structure representations", APL Mach. Learn. 2, 016110 '
+    "(2024), https://doi.org/10.1063/5.0160740, arXiv:2302.14770"
+)
+
+#: references stored in the metadata of every exported model
+REFERENCES: Dict[str, List[str]] = {
+    "architecture": [PAPER],
+    "implementation": ["tricenter, https://github.com/tricenter/tricenter"],
+}
+
+_DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+
+class EnergyModel(torch.nn.Module):
+    """The metatomic side of a tricenter energy model.
+
+    Wraps any module with the tricenter energy-model interface: attributes ``cutoff``
+    (Å) and ``atomic_types``, ``requested_neighbor_lists()``, and
+    ``forward(systems, selected_atoms)`` returning per-centre energies
+    ``(n_centers,)`` in eV, latent features ``(n_centers, n_latent)`` and the centres
+    ``(n_centers, 2)`` as ``[system, atom]``.
+
+    :param model: the energy model
+    """
+
+    atomic_types: List[int]
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        for name in ("cutoff", "atomic_types", "requested_neighbor_lists"):
+            if not hasattr(model, name):
+                raise TypeError(
+                    f"{type(model).__name__} is not a tricenter energy model: it has "
+                    f"no `{name}`"
+                )
+        self.model = model
+        self.cutoff = float(model.cutoff)
+        self.atomic_types = [int(t) for t in model.atomic_types]
+        # Labels that never change, built here: Labels.single() / range() inside a
+        # scripted forward make AtomisticModel.save fail
+        self.energy_properties = Labels(["energy"], torch.tensor([[0]]))
+        self.single_key = Labels(["_"], torch.tensor([[0]]))
+
+    def requested_neighbor_lists(self) -> List[NeighborListOptions]:
+        """The neighbour lists of the wrapped model (one full list)."""
+        return self.model.requested_neighbor_lists()
+
+    def _per_system_or_atom(
+        self,
+        values: torch.Tensor,
+        centers: torch.Tensor,
+        n_systems: int,
+        per_atom: bool,
+        properties: Labels,
+    ) -> TensorMap:
+        device = values.device
+        if per_atom:
+            samples = Labels(["system", "atom"], centers.to(torch.int32).to(device))
+        else:
+            summed = torch.zeros(
+                (n_systems, values.shape[1]), dtype=values.dtype, device=device
+            )
+            values = summed.index_add(0, centers[:, 0].to(device), values)
+            systems = torch.arange(n_systems, dtype=torch.int32, device=device)
+            samples = Labels(["system"], systems.reshape(-1, 1))
+        block = TensorBlock(
+            values=values,
+            samples=samples,
+            components=[],
+            properties=properties.to(device),
+        )
+        return TensorMap(self.single_key.to(device), [block])
+
+    def forward(
+        self,
+        systems: List[System],
+        outputs: Dict[str, ModelOutput],
+        selected_atoms: Optional[Labels] = None,
+    ) -> Dict[str, TensorMap]:
+        results: Dict[str, TensorMap] = {}
+        if len(outputs) == 0:
+            return results
+        energies, latent, centers = self.model(systems, selected_atoms)
+        n_systems = len(systems)
+        if "energy" in outputs:
+            results["energy"] = self._per_system_or_atom(
+                energies.reshape(-1, 1),
+                centers,
+                n_systems,
+                outputs["energy"].sample_kind == "atom",
+                self.energy_properties,
+            )
+        if "feature" in outputs:
+            properties = Labels(
+                ["feature"],
+                torch.arange(latent.shape[1], dtype=torch.int32).reshape(-1, 1),
+            )
+            results["feature"] = self._per_system_or_atom(
+                latent,
+                centers,
+                n_systems,
+                outputs["feature"].sample_kind == "atom",
+                properties,
+            )
+        return results
+
+
+def atomistic_model(
+    model: torch.nn.Module,
+    *,
+    dtype: torch.dtype = torch.float64,
+    name: str = "tricenter triplet model",
+    description: str = "",
+    authors: Optional[List[str]] = None,
+) -> AtomisticModel:
+    """Wrap a tricenter energy model in a :py:class:`metatomic.torch.AtomisticModel`.
+
+    The model is copied, converted to ``dtype`` and put in evaluation mode; the
+    original is left untouched.
+
+    :param model: a tricenter energy model (see :py:class:`EnergyModel`)
+    :param dtype: ``torch.float64`` or ``torch.float32``, the dtype engines must use
+    :param name: name stored in the metadata
+    :param description: description stored in the metadata
+    :param authors: authors stored in the metadata
+    """
+    dtype_name = {torch.float64: "float64", torch.float32: "float32"}.get(dtype)
+    if dtype_name is None:
+        raise ValueError(f"dtype must be torch.float64 or torch.float32, got {dtype}")
+    model = copy.deepcopy(model).to(dtype=dtype).eval()
+    for parameter in model.parameters():
+        parameter.requires_grad_(False)
+    wrapper = EnergyModel(model)
+
+    from . import __version__
+
+    if description == "":
+        description = (
+            "Complete three-centre (triplet) energy model: per-atom energies "
+            "E_i = eps(xi(A_i)), with xi(A_i) a sum of a non-linear function over "
+            "ordered pairs of neighbours (j, j') of atom i."
+        )
+    metadata = ModelMetadata(
+        name=name,
+        description=description,
+        authors=[] if authors is None else list(authors),
+        references=REFERENCES,
+        extra={
+            "tricenter-version": __version__,
+            "tricenter-export-format": EXPORT_FORMAT,
+            "cutoff": str(wrapper.cutoff),
+        },
+    )
+    capabilities = ModelCapabilities(
+        outputs={
+            "energy": ModelOutput(
+                unit="eV",
+                sample_kind="atom",
+                description="potential energy, or its decomposition on atoms",
+            ),
+            "feature": ModelOutput(
+                sample_kind="atom",
+                description="latent triplet summary xi of each atom (Eq. 2 of the "
+                "paper), summed over atoms per system",
+            ),
+        },
+        atomic_types=wrapper.atomic_types,
+        interaction_range=wrapper.cutoff,
+        length_unit="angstrom",
+        supported_devices=["cpu", "cuda"],
+        dtype=dtype_name,
+    )
+    return AtomisticModel(wrapper.eval(), metadata, capabilities)
+
+
+def export(
+    model: torch.nn.Module,
+    path: Union[str, Path],
+    *,
+    dtype: torch.dtype = torch.float64,
+    extensions: Union[str, Path, None] = None,
+    **metadata,
+) -> AtomisticModel:
+    """Save a tricenter energy model as a metatomic model file.
+
+    The compiled extensions the model calls are collected in ``extensions`` (by
+    default an ``extensions`` folder next to ``path``), which engines are given as
+    their extensions directory.
+
+    :param model: a tricenter energy model (see :py:class:`EnergyModel`)
+    :param path: where to write the model
+    :param dtype: ``torch.float64`` or ``torch.float32``
+    :param extensions: folder for the collected extensions; it is re-created
+    :param metadata: ``name``, ``description``, ``authors`` for the metadata
+    :return: the (not compiled) :py:class:`metatomic.torch.AtomisticModel`
+    """
+    path = Path(path)
+    if extensions is None:
+        extensions = path.resolve().parent / "extensions"
+    # the harmonics' TorchScript operator must be registered to be collected
+    import sphericart.torch  # noqa: F401
+
+    wrapped = atomistic_model(model, dtype=dtype, **metadata)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    wrapped.save(str(path), collect_extensions=str(extensions))
+    return wrapped
+
+
+class ModelFileError(RuntimeError):
+    """An exported model file that is missing, damaged or incompatible."""
+
+
+def load(
+    path: Union[str, Path], extensions_directory: Union[str, Path, None] = None
+) -> torch.nn.Module:
+    """Load an exported model, with a clear error when the file is not usable.
+
+    :param path: exported model file
+    :param extensions_directory: folder of the collected extensions; by default the
+        ``extensions`` folder next to ``path`` when it exists
+    :return: the TorchScript :py:class:`metatomic.torch.AtomisticModel`
+    :raises ModelFileError: if the file is missing, is not a complete metatomic
+        model, or was exported by an incompatible tricenter or torch version
+    """
+    from metatomic.torch import load_atomistic_model, read_model_metadata
+
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError(f"model file '{path}' does not exist")
+    if not zipfile.is_zipfile(path):
+        raise ModelFileError(
+            f"'{path}' is not a TorchScript archive: the file is truncated or is "
+            "not an exported model (export one with `tricenter export`)"
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            names = archive.namelist()
+            extra = [name for name in names if "/extra/" in name]
+            torch_version = [n for n in extra if n.endswith("/extra/torch-version")]
+            if len(torch_version) == 1:
+                torch_version = archive.read(torch_version[0]).decode()
+            else:
+                torch_version = None
+            archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as error:
+        raise ModelFileError(
+            f"'{path}' is damaged (truncated or corrupted archive): {error}"
+        ) from error
+    if torch_version is None:
+        raise ModelFileError(
+            f"'{path}' is a TorchScript archive but not a metatomic model (no "
+            "torch-version record)"
+        )
+    exported = tuple(torch_version.split("+")[0].split(".")[:2])
+    current = tuple(torch.__version__.split("+")[0].split(".")[:2])
+    if exported != current:
+        raise ModelFileError(
+            f"'{path}' was exported with torch {torch_version}, this process runs "
+            f"torch {torch.__version__}: re-export the model with this torch version"
+        )
+    try:
+        extra = read_model_metadata(str(path)).extra
+    except RuntimeError as error:
+        raise ModelFileError(f"'{path}' has unreadable metadata: {error}") from error
+    found = extra.get("tricenter-export-format")
+    if found is not None and found != EXPORT_FORMAT:
+        raise ModelFileError(
+            f"'{path}' was exported by tricenter {extra.get('tricenter-version')} "
+            f"with export format {found}; this tricenter reads format "
+            f"{EXPORT_FORMAT}: re-export it"
+        )
+    if extensions_directory is None and (path.parent / "extensions").is_dir():
+        extensions_directory = path.parent / "extensions"
+    try:
+        return load_atomistic_model(
+            str(path),
+            None if extensions_directory is None else str(extensions_directory),
+        )
+    except RuntimeError as error:
+        raise ModelFileError(f"could not load '{path}': {error}") from error
+
+
+def load_checkpoint(path: Union[str, Path]) -> torch.nn.Module:
+    """Read a trained energy model from a checkpoint.
+
+    Accepted: the ``model.pt`` that ``tricenter train`` writes in its output folder
+    (a dictionary with the ``state_dict``, the ``config`` and the ``atomic_types``),
+    that folder itself, and files written by ``torch.save(model, path)`` of an
+    energy model.
+
+    :param path: checkpoint file, or a training output folder
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint '{path}' does not exist")
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            if any(
+                name.endswith("/extra/model-metadata") for name in archive.namelist()
+            ):
+                raise ValueError(
+                    f"'{path}' is an exported metatomic model, not a training "
+                    "checkpoint: engines can use it as it is"
+                )
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as error:
+        raise ValueError(f"could not read checkpoint '{path}': {error}") from error
+    if isinstance(saved, torch.nn.Module):
+        return saved.eval()
+    if isinstance(saved, dict) and {"state_dict", "config"} <= set(saved):
+        from .training import DTYPES, build_model, load_config
+
+        config = load_config(saved["config"])
+        atomic_types = saved.get("atomic_types", config.model.atomic_types)
+        model = build_model(config, list(atomic_types))
+        model = model.to(DTYPES[config.training.dtype])
+        model.load_state_dict(saved["state_dict"])
+        return model.eval()
+    if isinstance(saved, dict) and "optimizer" in saved:
+        raise ValueError(
+            f"'{path}' is the resumable training state; export the 'model.pt' that "
+            "training writes next to it when it ends"
+        )
+    raise ValueError(
+        f"checkpoint '{path}' holds a {type(saved).__name__}, not an energy model"
+    )
+
+
+def add_cli_arguments(parser: argparse.ArgumentParser):
+    """Arguments of ``tricenter export``."""
+    parser.add_argument("checkpoint", help="trained model checkpoint")
+    parser.add_argument(
+        "-o", "--output", default="model.pt", help="exported model file (model.pt)"
+    )
+    parser.add_argument(
+        "--dtype",
+        choices=sorted(_DTYPES),
+        default="float64",
+        help="dtype engines run the model with (float64)",
+    )
+    parser.add_argument(
+        "--extensions",
+        default=None,
+        help="folder for the compiled extensions (default: 'extensions' next to the "
+        "output)",
+    )
+    parser.add_argument("--name", default="tricenter triplet model", help="model name")
+
+
+def run_cli(args: argparse.Namespace) -> int:
+    """Run ``tricenter export``."""
+    model = load_checkpoint(args.checkpoint)
+    export(
+        model,
+        args.output,
+        dtype=_DTYPES[args.dtype],
+        extensions=args.extensions,
+        name=args.name,
+    )
+    extensions = args.extensions
+    if extensions is None:
+        extensions = str(Path(args.output).resolve().parent / "extensions")
+    summary = {"model": str(args.output), "extensions": extensions, "dtype": args.dtype}
+    print(json.dumps(summary))
+    return 0
