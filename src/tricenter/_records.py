@@ -69,7 +69,13 @@ def read_frames(path: "str | os.PathLike") -> list[ase.Atoms]:
     if path.stat().st_size == 0:
         raise LabellingInputError(f"cannot read '{path}': it holds no structure")
     try:
-        frames = ase.io.read(path, index=":")
+        if path.suffix in (".gz", ".bz2", ".xz") and path.stem.endswith(".xyz"):
+            # ASE seeks back and forth in compressed files: decompress only once
+            with ase.io.formats.open_with_compression(str(path), "rt") as fd:
+                text = fd.read()
+            frames = ase.io.read(io.StringIO(text), index=":", format="extxyz")
+        else:
+            frames = ase.io.read(path, index=":")
     except Exception as error:  # noqa: BLE001 -- ASE raises many types here
         where = _locate_bad_frame(path)
         raise LabellingInputError(
