@@ -27,7 +27,7 @@ from metatomic.torch import ModelOutput
 
 import tricenter.export
 
-from .test_export import SmallTripletEnergy, calculator, periodic_cell
+from .test_export import SMALL_HYPERS, SmallTripletEnergy, calculator, periodic_cell
 
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -41,6 +41,20 @@ def model():
 @pytest.fixture(scope="module")
 def exported(model, tmp_path_factory):
     path = tmp_path_factory.mktemp("engines") / "model.pt"
+    tricenter.export.export(model, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def exported_deepset(tmp_path_factory):
+    """An (untrained) :py:class:`tricenter.models.TripletEnergyModel`, exported."""
+    from tricenter.models import TripletEnergyModel
+
+    torch.manual_seed(0)
+    model = TripletEnergyModel(
+        SMALL_HYPERS, [1, 6], latent=8, encoder_hidden=[16], head_hidden=[16]
+    ).to(torch.float64)
+    path = tmp_path_factory.mktemp("deepset") / "model.pt"
     tricenter.export.export(model, path)
     return path
 
@@ -172,9 +186,11 @@ def run_clean_host(path, atoms, delta, tmp_path):
     return result, process.stderr
 
 
-def test_clean_host_forces_and_stress(exported, tmp_path, record_property):
+@pytest.mark.parametrize("which", ["exported", "exported_deepset"])
+def test_clean_host_forces_and_stress(which, request, tmp_path, record_property):
     """THE trap: a host that never ran ``import sphericart.torch`` must get forces and
     stress equal to finite differences of its own energies."""
+    exported = request.getfixturevalue(which)
     atoms = periodic_cell(seed=7)
     delta = 1e-5
     result, stderr = run_clean_host(exported, atoms, delta, tmp_path)
@@ -208,7 +224,7 @@ class PythonAutogradHarmonics(torch.nn.Module):
         return self.calculator.compute(vectors)
 
 
-def test_clean_host_detects_the_trap(model, exported, tmp_path):
+def test_clean_host_detects_the_trap(model, exported, tmp_path, record_property):
     """The clean-host check is sensitive: a model whose harmonics rely on
     sphericart's Python-registered autograd gets wrong forces there."""
     trapped = copy.deepcopy(model)
@@ -229,6 +245,7 @@ def test_clean_host_detects_the_trap(model, exported, tmp_path):
     assert "autograd kernel was not registered" in stderr
     fd_forces, _ = finite_differences(atoms, result["displaced"], 1e-5)
     error = np.abs(np.array(result["forces"]) - fd_forces).max()
+    record_property("trapped_forces_fd", error / np.abs(fd_forces).max())
     assert error > 1e-3 * np.abs(fd_forces).max()
 
 
@@ -508,10 +525,12 @@ def b8_frames():
     return b8_pairs(4, seed=12345)
 
 
-def test_b8_partners_through_ase(b8_frames, tmp_path):
+def test_b8_partners_through_ase(b8_frames, tmp_path, record_property):
     """Exported through metatomic, a triplet model tells the partners of degenerate
     B8 pairs apart, and a bispectrum model cannot."""
     from tricenter.models import PAPER_HYPERS, BispectrumEnergyModel, TripletEnergyModel
+    from tricenter.neighbors import systems_with_neighbors
+    from tricenter.training import calibrate
 
     torch.manual_seed(0)
     triplet = TripletEnergyModel(
@@ -520,16 +539,24 @@ def test_b8_partners_through_ase(b8_frames, tmp_path):
     bispectrum = BispectrumEnergyModel(PAPER_HYPERS, [5], head_hidden=[16]).to(
         torch.float64
     )
+    # input scales from the frames themselves, as training does
+    systems = systems_with_neighbors(b8_frames, triplet.cutoff)
+    calibrate(triplet, systems, [0])
+    calibrate(bispectrum, systems, [0])
     tricenter.export.export(triplet, tmp_path / "triplet" / "model.pt")
     tricenter.export.export(bispectrum, tmp_path / "bispectrum" / "model.pt")
 
     energies = center_energies(tmp_path / "triplet" / "model.pt", b8_frames)
     plus, minus = energies[0::2], energies[1::2]
-    assert np.all(np.abs(plus - minus) > 1e-6 * np.abs(energies).max())
+    relative = np.abs(plus - minus) / np.abs(energies).max()
+    record_property("b8_triplet_min_relative_difference", relative.min())
+    assert np.all(relative > 1e-5)
 
     energies = center_energies(tmp_path / "bispectrum" / "model.pt", b8_frames)
     plus, minus = energies[0::2], energies[1::2]
-    np.testing.assert_allclose(plus, minus, rtol=0, atol=1e-10 * np.abs(energies).max())
+    relative = np.abs(plus - minus) / np.abs(energies).max()
+    record_property("b8_bispectrum_max_relative_difference", relative.max())
+    assert np.all(relative < 1e-10)
 
 
 TRAINED_B8 = Path(__file__).resolve().parents[1] / "models" / "b8-pbe-triplet.pt"
