@@ -11,6 +11,7 @@ from typing import List, Optional, Tuple
 
 import ase
 import ase.build
+import ase.io
 import numpy as np
 import pytest
 import torch
@@ -429,3 +430,42 @@ def test_cli(model, tmp_path, capsys):
 def test_cli_missing_checkpoint(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         tricenter.cli.main(["export", str(tmp_path / "missing.ckpt")])
+
+
+def test_cli_training_checkpoint(tmp_path, capsys):
+    """``tricenter export`` reads what ``tricenter train`` writes."""
+    from tricenter.training import train
+
+    frames = []
+    for seed in range(8):
+        atoms = periodic_cell(seed=seed)
+        atoms.info["energy"] = 0.1 * seed
+        frames.append(atoms)
+    ase.io.write(tmp_path / "data.xyz", frames)
+    result = train(
+        {
+            "data": {"path": str(tmp_path / "data.xyz"), "consecutive_pairs": True},
+            "model": {"type": "bispectrum", "hypers": SMALL_HYPERS, "head_hidden": [8]},
+            "split": {"train": 0.5, "val": 0.25, "test": 0.25},
+            "training": {"epochs": 1, "batch_size": 2, "progress": False},
+            "output": str(tmp_path / "training"),
+        }
+    )
+    capsys.readouterr()
+
+    output = tmp_path / "exported.pt"
+    # the training output folder, or the model.pt in it
+    for checkpoint in (tmp_path / "training", tmp_path / "training" / "model.pt"):
+        assert tricenter.cli.main(["export", str(checkpoint), "-o", str(output)]) == 0
+    capsys.readouterr()
+
+    atoms = frames[0]
+    systems = tricenter.neighbors.systems_with_neighbors([atoms], 2.6)
+    expected = result["model"](systems)[0].detach().sum()
+    atoms.calc = calculator(output)
+    assert abs(atoms.get_potential_energy() - float(expected)) < 1e-10
+
+    with pytest.raises(ValueError, match="resumable training state"):
+        tricenter.export.load_checkpoint(tmp_path / "training" / "checkpoint.pt")
+    with pytest.raises(ValueError, match="is an exported metatomic model"):
+        tricenter.export.load_checkpoint(output)
