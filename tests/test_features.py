@@ -335,3 +335,19 @@ def test_chunks_give_the_same_result(calculator):
         torch.testing.assert_close(
             block.values, chunked.block(key).values, rtol=1e-12, atol=1e-14
         )
+
+
+def test_ase_fast_path_matches_systems(calculator):
+    mixed = _periodic()
+    mixed.pbc = [True, False, True]
+    # metatomic keeps no cell vector along a non-periodic direction
+    mixed.cell[1] = [0.0, 0.0, 0.0]
+    frames = [_molecule(), _periodic(), mixed]
+    from_atoms = calculator.compute(frames)
+    from_systems = calculator.compute(systems_with_neighbors(frames, calculator.cutoff))
+    assert from_atoms.keys == from_systems.keys
+    for key, block in from_atoms.items():
+        other = _sorted_blocks(from_systems)[tuple(key.values.tolist())]
+        samples, values = _sorted_blocks(from_atoms)[tuple(key.values.tolist())]
+        assert torch.equal(samples, other[0])
+        torch.testing.assert_close(values, other[1], rtol=1e-12, atol=1e-14)

@@ -1,9 +1,17 @@
 """Complete three-centre (triplet) descriptors of atomic environments."""
 
+from .hypers import PAPER_HYPERS
+
+
 __version__ = "0.1.0.dev0"
-
-from .calculator import TripletFeatures  # noqa: E402
-from .hypers import PAPER_HYPERS  # noqa: E402
-
-
 __all__ = ["PAPER_HYPERS", "TripletFeatures"]
+
+
+def __getattr__(name):
+    # torch and metatensor load only when the calculator is first used, so that
+    # ``tricenter --help`` and ``tricenter label`` start quickly
+    if name == "TripletFeatures":
+        from .calculator import TripletFeatures
+
+        return TripletFeatures
+    raise AttributeError(f"module 'tricenter' has no attribute {name!r}")

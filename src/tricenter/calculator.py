@@ -9,7 +9,13 @@ from metatomic.torch import NeighborListOptions, System
 
 from .expansion import DensityExpansion
 from .hypers import parse_hypers
-from .neighbors import Pairs, gather_pairs, systems_with_neighbors
+from .neighbors import (
+    Pairs,
+    gather_pairs,
+    is_ase_atoms,
+    pairs_from_atoms,
+    systems_with_neighbors,
+)
 from .triplets import TripletContraction
 
 
@@ -176,9 +182,8 @@ class TripletFeatures(torch.nn.Module):
                 "this calculator was created without `atomic_types`: use compute(), "
                 "or create it with atomic_types=[...] to call it directly"
             )
-        return self._triplets(
-            systems, selected_samples, self.atomic_types, self._properties, False
-        )
+        pairs = gather_pairs(systems, self.options, selected_samples)
+        return self._triplets(pairs, self.atomic_types, self._properties, False)
 
     def _type_index(self, types: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
         index = torch.searchsorted(known, types).clamp(max=known.shape[0] - 1)
@@ -194,26 +199,19 @@ class TripletFeatures(torch.nn.Module):
 
     def _triplets(
         self,
-        systems: List[System],
-        selected_samples: Optional[Labels],
+        pairs: Pairs,
         atomic_types: List[int],
         properties: List[Labels],
         summed: bool,
     ) -> TensorMap:
-        pairs = gather_pairs(systems, self.options, selected_samples)
         device = pairs.vectors.device
-        if len(systems) != 0:
-            device = systems[0].positions.device
-            dtype = systems[0].positions.dtype
-        else:
-            dtype = torch.float64
         known = torch.tensor(atomic_types, device=device)
         n_types = len(atomic_types)
         n_centers = pairs.centers.shape[0]
         center_index = self._type_index(pairs.center_types.to(device), known)
         neighbor_index = self._type_index(pairs.neighbor_types.to(device), known)
 
-        expansion = self.expansion.pair_expansion(pairs.vectors.to(dtype))
+        expansion = self.expansion.pair_expansion(pairs.vectors)
         density = self.expansion.density(
             expansion, pairs.pair_center, neighbor_index, center_index, n_types
         )
@@ -308,15 +306,9 @@ class TripletFeatures(torch.nn.Module):
 
     @torch.jit.unused
     def _prepare(self, systems, selected_samples):
-        systems = systems_with_neighbors(systems, self.cutoff)
-        if len(self.atomic_types) != 0:
-            types, properties = self.atomic_types, self._properties
-        else:
-            present = set()
-            for system in systems:
-                present.update(int(t) for t in torch.unique(system.types))
-            types = sorted(present)
-            properties = self._make_properties(types)
+        """Pairs of ASE atoms or metatomic systems, with the atomic types to use."""
+        if not isinstance(systems, (list, tuple)):
+            systems = [systems]
         # metatensor-core Labels hold numpy arrays; metatensor-torch Labels tensors
         if selected_samples is not None and not isinstance(
             selected_samples.values, torch.Tensor
@@ -325,7 +317,18 @@ class TripletFeatures(torch.nn.Module):
                 list(selected_samples.names),
                 torch.tensor(selected_samples.values.tolist(), dtype=torch.int32),
             )
-        return systems, types, properties, selected_samples
+        if all(is_ase_atoms(system) for system in systems):
+            pairs = pairs_from_atoms(systems, self.cutoff, selected_samples)
+            present = {int(t) for atoms in systems for t in set(atoms.numbers)}
+        else:
+            systems = systems_with_neighbors(systems, self.cutoff)
+            pairs = gather_pairs(systems, self.options, selected_samples)
+            present = {int(t) for system in systems for t in system.types.tolist()}
+
+        if len(self.atomic_types) != 0:
+            return pairs, self.atomic_types, self._properties
+        types = sorted(present)
+        return pairs, types, self._make_properties(types)
 
     @torch.jit.unused
     def compute(
@@ -334,8 +337,8 @@ class TripletFeatures(torch.nn.Module):
         """Triplet features of ASE atoms or metatomic systems.
 
         Neighbour lists are computed (with vesin) for systems that do not carry one.
-        Values are differentiable with respect to the systems' positions and cells.
-        Centres are processed in chunks of at most ``max_triplets`` triplets (a
+        For metatomic systems, values are differentiable with respect to their
+        positions and cells; ASE atoms take a faster float64 path. Centres are processed in chunks of at most ``max_triplets`` triplets (a
         centre is never split), which bounds the intermediate memory to a few times
         that of one chunk's output; the result itself holds every triplet, so for
         large systems prefer :py:meth:`compute_sum` or a model's fused layer.
@@ -347,8 +350,7 @@ class TripletFeatures(torch.nn.Module):
         :param max_triplets: largest number of triplets computed at once
         :return: see :py:meth:`forward`
         """
-        systems, types, properties, selected = self._prepare(systems, selected_samples)
-        pairs = gather_pairs(systems, self.options, selected)
+        pairs, types, properties = self._prepare(systems, selected_samples)
         n_centers = pairs.centers.shape[0]
         counts = torch.bincount(pairs.pair_center, minlength=n_centers)
         cumulative = torch.cumsum(counts * counts, 0)
@@ -357,14 +359,24 @@ class TripletFeatures(torch.nn.Module):
         )
         chunk_ids = torch.unique(chunk_of_center)
         if len(chunk_ids) <= 1:
-            return self._triplets(systems, selected, types, properties, False)
+            return self._triplets(pairs, types, properties, False)
+        pair_offsets = torch.cumsum(counts, 0) - counts
         chunks = []
         for chunk in chunk_ids:
-            centers = pairs.centers[chunk_of_center == chunk].to(torch.int32)
-            chunk_selection = Labels(["system", "atom"], centers)
-            chunks.append(
-                self._triplets(systems, chunk_selection, types, properties, False)
+            centers = torch.nonzero(chunk_of_center == chunk)[:, 0]
+            first, last = int(centers[0]), int(centers[-1]) + 1
+            start = int(pair_offsets[first])
+            stop = start + int(counts[first:last].sum())
+            chunk_pairs = Pairs(
+                pairs.centers[first:last],
+                pairs.center_types[first:last],
+                pairs.vectors[start:stop],
+                pairs.pair_center[start:stop] - first,
+                pairs.neighbors[start:stop],
+                pairs.neighbor_types[start:stop],
+                pairs.cell_shifts[start:stop],
             )
+            chunks.append(self._triplets(chunk_pairs, types, properties, False))
         return _join_samples(chunks)
 
     @torch.jit.unused
@@ -377,14 +389,13 @@ class TripletFeatures(torch.nn.Module):
         :return: same keys and properties as :py:meth:`compute`, samples ``system,
             atom``
         """
-        systems, types, properties, selected = self._prepare(systems, selected_samples)
-        return self._triplets(systems, selected, types, properties, True)
+        pairs, types, properties = self._prepare(systems, selected_samples)
+        return self._triplets(pairs, types, properties, True)
 
     @torch.jit.unused
     def compute_pairs(self, systems, selected_samples=None) -> Pairs:
         """Centres and pairs, as used internally (see :py:class:`Pairs`)."""
-        systems, _, _, selected = self._prepare(systems, selected_samples)
-        return gather_pairs(systems, self.options, selected)
+        return self._prepare(systems, selected_samples)[0]
 
     @torch.jit.unused
     def _by_angular(self, entries, sample_names, key_names) -> TensorMap:
@@ -416,8 +427,7 @@ class TripletFeatures(torch.nn.Module):
         second_atom_type``, samples ``system, first_atom, second_atom, cell_shift_a,
         cell_shift_b, cell_shift_c``, components ``o3_mu``, properties ``n``.
         """
-        systems, types, _, selected = self._prepare(systems, selected_samples)
-        pairs = gather_pairs(systems, self.options, selected)
+        pairs, types, _ = self._prepare(systems, selected_samples)
         values = self.expansion.pair_expansion(pairs.vectors)
         samples = torch.cat(
             [
@@ -446,8 +456,7 @@ class TripletFeatures(torch.nn.Module):
         center_type, neighbor_type``, samples ``system, atom``, components
         ``o3_mu``, properties ``n``.
         """
-        systems, types, _, selected = self._prepare(systems, selected_samples)
-        pairs = gather_pairs(systems, self.options, selected)
+        pairs, types, _ = self._prepare(systems, selected_samples)
         known = torch.tensor(types)
         center_index = self._type_index(pairs.center_types, known)
         neighbor_index = self._type_index(pairs.neighbor_types, known)

@@ -8,6 +8,7 @@ distinct pairs. Everything here is TorchScript-compatible except
 
 from typing import List, NamedTuple, Optional
 
+import numpy as np
 import torch
 from metatensor.torch import Labels, TensorBlock
 from metatomic.torch import NeighborListOptions, System
@@ -72,7 +73,7 @@ def gather_pairs(
         return Pairs(
             torch.zeros((0, 2), dtype=torch.long),
             empty,
-            torch.zeros((0, 3)),
+            torch.zeros((0, 3), dtype=torch.float64),
             empty,
             empty,
             empty,
@@ -209,3 +210,100 @@ def systems_with_neighbors(
                 calculator.add_neighbor_list(system)
         result.append(system)
     return result
+
+
+def is_ase_atoms(system) -> bool:
+    """Whether ``system`` is an ``ase.Atoms`` rather than a metatomic system."""
+    return hasattr(system, "get_positions") and not hasattr(
+        system, "known_neighbor_lists"
+    )
+
+
+def pairs_from_atoms(frames, cutoff: float, selected_samples=None) -> Pairs:
+    """Centres and pairs of ASE atoms, straight from vesin (no metatomic systems).
+
+    The fast path of :py:meth:`tricenter.TripletFeatures.compute` for ASE input: one
+    neighbour-list call per frame and vectorised bookkeeping, float64.
+
+    :param frames: list of ``ase.Atoms``
+    :param cutoff: neighbour list cutoff, in Å
+    :param selected_samples: centres to keep (``atom`` and optionally ``system``
+        columns), or ``None`` for all atoms
+    """
+    import vesin
+
+    calculator = vesin.NeighborList(cutoff=cutoff, full_list=True)
+    if selected_samples is not None:
+        names = list(selected_samples.names)
+        selection = np.asarray(selected_samples.values.tolist(), dtype=np.int64)
+        selection = selection.reshape(-1, len(names))
+        atom_column = selection[:, names.index("atom")]
+        system_column = (
+            selection[:, names.index("system")] if "system" in names else None
+        )
+
+    centers, center_types, vectors, pair_center = [], [], [], []
+    neighbors, neighbor_types, cell_shifts = [], [], []
+    n_centers = 0
+    for index, atoms in enumerate(frames):
+        positions = np.asarray(atoms.positions, dtype=np.float64)
+        if not np.all(np.isfinite(positions)):
+            raise ValueError(f"system {index} has non-finite positions")
+        numbers = np.asarray(atoms.numbers, dtype=np.int64)
+        n_atoms = len(numbers)
+        atoms_kept = np.arange(n_atoms)
+        if selected_samples is not None:
+            keep = np.ones(len(atom_column), dtype=bool)
+            if system_column is not None:
+                keep = system_column == index
+            atoms_kept = np.unique(atom_column[keep])
+            if np.any((atoms_kept < 0) | (atoms_kept >= n_atoms)):
+                raise ValueError(
+                    f"selected_samples names atoms outside system {index} "
+                    f"({n_atoms} atoms)"
+                )
+        if n_atoms == 0 or len(atoms_kept) == 0:
+            continue
+
+        cell = np.asarray(atoms.cell[:], dtype=np.float64)
+        first, second, shifts = calculator.compute(
+            points=positions, box=cell, periodic=list(atoms.pbc), quantities="ijS"
+        )
+        center_index = np.full(n_atoms, -1)
+        center_index[atoms_kept] = np.arange(len(atoms_kept)) + n_centers
+        kept = center_index[first] >= 0
+        first, second, shifts = first[kept], second[kept], shifts[kept]
+        pair_vectors = positions[second] - positions[first] + shifts @ cell
+        if np.any(np.linalg.norm(pair_vectors, axis=1) < 1e-6):
+            raise ValueError(
+                f"system {index} has two atoms at the same position within the cutoff"
+            )
+
+        centers.append(np.stack([np.full_like(atoms_kept, index), atoms_kept], axis=1))
+        center_types.append(numbers[atoms_kept])
+        vectors.append(pair_vectors)
+        pair_center.append(center_index[first])
+        neighbors.append(second)
+        neighbor_types.append(numbers[second])
+        cell_shifts.append(shifts)
+        n_centers += len(atoms_kept)
+
+    if n_centers == 0:
+        return gather_pairs([], NeighborListOptions(cutoff, True, True))
+
+    pair_center = np.concatenate(pair_center)
+    order = np.argsort(pair_center, kind="stable")
+
+    def tensor(arrays, reorder=True):
+        joined = np.concatenate(arrays)
+        return torch.from_numpy(joined[order] if reorder else joined)
+
+    return Pairs(
+        tensor(centers, reorder=False).to(torch.long),
+        tensor(center_types, reorder=False).to(torch.long),
+        tensor(vectors),
+        torch.from_numpy(pair_center[order]).to(torch.long),
+        tensor(neighbors).to(torch.long),
+        tensor(neighbor_types).to(torch.long),
+        tensor(cell_shifts).to(torch.long),
+    )
