@@ -210,6 +210,101 @@ def test_clean_host_forces_and_stress(which, request, tmp_path, record_property)
     assert_relative(result["stress"], atoms.get_stress(voigt=False), 1e-10)
 
 
+CLEAN_HESSIAN = r"""
+import json, sys
+import torch
+from metatomic.torch import (
+    ModelEvaluationOptions, ModelOutput, System, load_atomistic_model
+)
+from vesin.metatomic import compute_requested_neighbors
+
+model, extensions, structure, epsilon = sys.argv[1:5]
+epsilon = float(epsilon)
+model = load_atomistic_model(model, extensions_directory=extensions)
+with open(structure) as file:
+    data = json.load(file)[0]
+types = torch.tensor(data["numbers"], dtype=torch.int32)
+cell = torch.tensor(data["cell"], dtype=torch.float64)
+pbc = torch.tensor([True, True, True])
+options = ModelEvaluationOptions(
+    length_unit="angstrom", outputs={"energy": ModelOutput(sample_kind="system")}
+)
+
+def forces(positions, create_graph):
+    system = System(types, positions, cell, pbc)
+    compute_requested_neighbors(system, "angstrom", model)
+    energy = model([system], options, check_consistency=True)["energy"]
+    energy = energy.block().values.sum()
+    (gradient,) = torch.autograd.grad(energy, positions, create_graph=create_graph)
+    return -gradient
+
+positions = torch.tensor(data["positions"], dtype=torch.float64, requires_grad=True)
+direction = torch.randn(positions.shape, generator=torch.Generator().manual_seed(0))
+direction = direction.to(torch.float64)
+# second derivatives through the TorchScript graph: d(F . direction)/dx = -H @ direction
+(hessian_direction,) = torch.autograd.grad(
+    (forces(positions, True) * direction).sum(), positions
+)
+shifted = []
+for sign in (1, -1):
+    moved = (positions.detach() + sign * epsilon * direction).requires_grad_(True)
+    shifted.append(forces(moved, False))
+finite = (shifted[0] - shifted[1]) / (2 * epsilon)
+json.dump(
+    {
+        "autograd": hessian_direction.tolist(),
+        "finite": finite.tolist(),
+        "modules": sorted(
+            name for name in sys.modules
+            if name.split(".")[0] in ("tricenter", "sphericart")
+        ),
+    },
+    sys.stdout,
+)
+"""
+
+
+def test_clean_host_second_derivatives(exported, tmp_path, record_property):
+    """Second derivatives (force derivatives, as in training on forces or in
+    Hessians) through the loaded TorchScript model, in a host that never imported
+    sphericart.torch, agree with finite differences of the forces."""
+    pytest.importorskip("metatomic_ase", reason="metatomic-ase is not installed")
+    atoms = periodic_cell(seed=18)
+    structure = tmp_path / "structure.json"
+    structure.write_text(
+        json.dumps(
+            [
+                {
+                    "numbers": atoms.numbers.tolist(),
+                    "positions": atoms.positions.tolist(),
+                    "cell": atoms.cell.array.tolist(),
+                }
+            ]
+        )
+    )
+    environment = {
+        key: value
+        for key, value in os.environ.items()
+        if key not in ("PYTHONPATH", "PYTHONSTARTUP")
+    }
+    process = subprocess.run(
+        [sys.executable, "-c", CLEAN_HESSIAN, str(exported)]
+        + [str(exported.parent / "extensions"), str(structure), "1e-5"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=environment,
+        timeout=600,
+    )
+    assert process.returncode == 0, process.stderr[-3000:]
+    result = json.loads(process.stdout)
+    assert result["modules"] == []
+    record_property(
+        "clean_hessian_fd",
+        assert_relative(result["autograd"], result["finite"], 1e-6),
+    )
+
+
 class PythonAutogradHarmonics(torch.nn.Module):
     """sphericart's harmonics called directly: their derivative only exists where
     ``sphericart.torch`` was imported in Python -- the trap."""
@@ -249,20 +344,20 @@ def test_clean_host_detects_the_trap(model, exported, tmp_path, record_property)
     assert error > 1e-3 * np.abs(fd_forces).max()
 
 
-def test_ase_nve(exported, record_property):
-    """Velocity Verlet in ASE: the total energy is conserved."""
+def run_nve(path, steps, timestep_fs):
+    """Velocity Verlet from 300 K in ASE; per-atom total energies at every step."""
     from ase import units
     from ase.md import velocitydistribution
     from ase.md.verlet import VelocityVerlet
 
     atoms = periodic_cell(seed=8)
-    atoms.calc = calculator(exported, check_consistency=False)
+    atoms.calc = calculator(path, check_consistency=False)
     # ASE 3.29 renamed MaxwellBoltzmannDistribution (now deprecated)
     thermalize = getattr(velocitydistribution, "thermalize_momenta", None)
     if thermalize is None:
         thermalize = velocitydistribution.MaxwellBoltzmannDistribution
     thermalize(atoms, temperature_K=300, rng=np.random.default_rng(0))
-    dynamics = VelocityVerlet(atoms, timestep=0.25 * units.fs)
+    dynamics = VelocityVerlet(atoms, timestep=timestep_fs * units.fs)
     totals = []
 
     def record():
@@ -270,16 +365,45 @@ def test_ase_nve(exported, record_property):
 
     dynamics.attach(record, interval=1)
     start = time.perf_counter()
-    dynamics.run(40)
+    dynamics.run(steps)
     elapsed = time.perf_counter() - start
-    totals = np.array(totals) / len(atoms)
-    drift = totals[-1] - totals[0]
-    fluctuation = np.abs(totals - totals[0]).max()
-    kinetic = atoms.get_kinetic_energy() / len(atoms)
-    record_property("nve_drift_ev_per_atom", float(drift))
-    record_property("nve_max_deviation_ev_per_atom", float(fluctuation))
-    record_property("nve_seconds_per_step", elapsed / 40)
-    assert fluctuation < 1e-3 * max(kinetic, 1e-2)
+    return np.array(totals) / len(atoms), elapsed / steps
+
+
+def test_ase_nve(exported, record_property):
+    """Velocity Verlet in ASE conserves the total energy."""
+    totals, seconds = run_nve(exported, steps=20, timestep_fs=0.25)
+    deviation = np.abs(totals - totals[0]).max()
+    record_property("nve_max_deviation_ev_per_atom", float(deviation))
+    record_property("nve_seconds_per_step", seconds)
+    assert deviation < 1e-3
+
+
+@pytest.mark.slow
+def test_ase_nve_long(exported, record_property):
+    """A longer NVE run: drift (linear fit) and fluctuations of the total energy."""
+    timestep = 0.25
+    totals, seconds = run_nve(exported, steps=1000, timestep_fs=timestep)
+    times = np.arange(len(totals)) * timestep / 1000
+    slope = np.polyfit(times, totals, 1)[0]
+    deviation = np.abs(totals - totals[0]).max()
+    record_property("nve_drift_ev_per_atom_per_ps", float(slope))
+    record_property("nve_max_deviation_ev_per_atom", float(deviation))
+    record_property("nve_seconds_per_step", seconds)
+    assert abs(slope) < 0.1
+    assert deviation < 1e-2
+
+
+def test_cuda(exported):
+    """The exported model runs on a GPU, and agrees with the CPU."""
+    if not torch.cuda.is_available():
+        pytest.skip("CUDA is not available on this machine")
+    atoms = periodic_cell(seed=17)
+    atoms.calc = calculator(exported, device="cuda")
+    energy, forces = atoms.get_potential_energy(), atoms.get_forces()
+    atoms.calc = calculator(exported, device="cpu")
+    assert abs(energy - atoms.get_potential_energy()) < 1e-10 * max(1.0, abs(energy))
+    assert_relative(forces, atoms.get_forces(), 1e-9)
 
 
 IPI_INPUT = """<simulation verbosity='low' safe_stride='1000'>
