@@ -346,8 +346,7 @@ def test_ase_fast_path_matches_systems(calculator):
     from_atoms = calculator.compute(frames)
     from_systems = calculator.compute(systems_with_neighbors(frames, calculator.cutoff))
     assert from_atoms.keys == from_systems.keys
-    for key, block in from_atoms.items():
-        other = _sorted_blocks(from_systems)[tuple(key.values.tolist())]
-        samples, values = _sorted_blocks(from_atoms)[tuple(key.values.tolist())]
-        assert torch.equal(samples, other[0])
-        torch.testing.assert_close(values, other[1], rtol=1e-12, atol=1e-14)
+    reference = _sorted_blocks(from_systems)
+    for key, (samples, values) in _sorted_blocks(from_atoms).items():
+        assert torch.equal(samples, reference[key][0])
+        torch.testing.assert_close(values, reference[key][1], rtol=1e-12, atol=1e-14)

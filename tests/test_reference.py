@@ -6,7 +6,6 @@ import itertools
 import ase
 import numpy as np
 import pytest
-import torch
 
 from tricenter import TripletFeatures
 from tricenter.cg import complex_to_real

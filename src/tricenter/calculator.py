@@ -338,9 +338,10 @@ class TripletFeatures(torch.nn.Module):
 
         Neighbour lists are computed (with vesin) for systems that do not carry one.
         For metatomic systems, values are differentiable with respect to their
-        positions and cells; ASE atoms take a faster float64 path. Centres are processed in chunks of at most ``max_triplets`` triplets (a
-        centre is never split), which bounds the intermediate memory to a few times
-        that of one chunk's output; the result itself holds every triplet, so for
+        positions and cells; ASE atoms take a faster float64 path. Centres are
+        processed in chunks of at most ``max_triplets`` triplets (a centre is never
+        split), which bounds the intermediate memory to a few times that of one
+        chunk's output; the result itself holds every triplet, so for
         large systems prefer :py:meth:`compute_sum` or a model's fused layer.
 
         :param systems: an ``ase.Atoms``, a :py:class:`metatomic.torch.System`, or a

@@ -6,8 +6,8 @@ The radial part of the single-neighbour expansion is
 
     R_{nl}(r_{ij}) = \\sum_{n'} S_{nn'} \\frac{4\\pi}{(\\pi\\sigma^2)^{3/4}}
         \\int_0^\\infty r^2 R^{\\mathrm{GTO}}_{n'}(r)
-        e^{-(r^2 + r_{ij}^2)/2\\sigma^2} i_l\\!\\left(\\frac{r r_{ij}}{\\sigma^2}\\right)
-        \\mathrm{d}r,
+        e^{-(r^2 + r_{ij}^2)/2\\sigma^2}
+        i_l\\!\\left(\\frac{r r_{ij}}{\\sigma^2}\\right) \\mathrm{d}r,
 
 with :math:`R^{\\mathrm{GTO}}_n(r) = r^n e^{-r^2/2\\sigma_n^2}`, :math:`\\sigma_n =
 r_0 \\max(1, \\sqrt{n}) / N` and :math:`S` the symmetric (Löwdin) orthonormalisation of

@@ -6,13 +6,13 @@ origin) cannot be told apart by the atom-centred density correlations of body or
 ``ν + 1`` up to some ``ν``, while the structures are not related by any rotation,
 inversion or permutation of identical atoms:
 
-=============================  ==================  =================================
-family                         agrees up to        first differing order
-=============================  ==================  =================================
-:py:func:`radial_pair`         ν = 1 (distances)   ν = 2 (power spectrum)
-:py:func:`power_spectrum_pair` ν = 2 (triangles)   ν = 3 (bispectrum)
-:py:func:`b8_pair`             ν = 3 (bispectrum)  ν = 4
-=============================  ==================  =================================
+===============================  ==================  ======================
+family                           agrees up to        first differing order
+===============================  ==================  ======================
+:py:func:`radial_pair`           ν = 1 (distances)   ν = 2 (power spectrum)
+:py:func:`power_spectrum_pair`   ν = 2 (triangles)   ν = 3 (bispectrum)
+:py:func:`b8_pair`               ν = 3 (bispectrum)  ν = 4
+===============================  ==================  ======================
 
 The table counts O(3) invariants (``o3_sigma = +1``). The ``ν = 3`` pseudoscalars
 (``o3_sigma = -1``) coincide as well for both ring families, whatever their species:
