@@ -326,24 +326,26 @@ class TripletContraction(torch.nn.Module):
             )
 
         start = 0
+        n_types_density = center_density.shape[2] // self.n_radial
         for index, group in enumerate(self.groups):
-            if self.blocks[self.block_of_group[index]][0] != 0:
-                continue
-            size = group.size(self.n_radial, center_density.shape[2] // self.n_radial)
-            group_weights = weights[..., start : start + size]
-            group_weights = group_weights.reshape(
-                n_types, n_types, width, self.n_radial, size // self.n_radial
-            )
-            start += size
-            partner = group.partner(pair_expansion, center_density)[:, :, 0]
-            projected = torch.zeros_like(projected_by_ell[group.ell_1])
-            for second_type in range(n_types):
-                mask = pair_type == second_type
-                contribution = torch.einsum(
-                    "pmf,aqnf->pamnq", partner[mask], group_weights[:, second_type]
+            # TorchScript unrolls this loop and accepts no `continue` in it
+            if self.blocks[self.block_of_group[index]][0] == 0:
+                size = group.size(self.n_radial, n_types_density)
+                group_weights = weights[..., start : start + size]
+                group_weights = group_weights.reshape(
+                    n_types, n_types, width, self.n_radial, size // self.n_radial
                 )
-                projected[mask] = contribution
-            projected_by_ell[group.ell_1] = projected_by_ell[group.ell_1] + projected
+                start += size
+                partner = group.partner(pair_expansion, center_density)[:, :, 0]
+                projected = torch.zeros_like(projected_by_ell[group.ell_1])
+                for second_type in range(n_types):
+                    mask = pair_type == second_type
+                    projected[mask] = torch.einsum(
+                        "pmf,aqnf->pamnq", partner[mask], group_weights[:, second_type]
+                    )
+                projected_by_ell[group.ell_1] = (
+                    projected_by_ell[group.ell_1] + projected
+                )
 
         if start != weights.shape[-1]:
             raise ValueError(
