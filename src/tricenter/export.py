@@ -54,13 +54,13 @@ PAPER = (
 #: references stored in the metadata of every exported model
 REFERENCES: Dict[str, List[str]] = {
     "architecture": [PAPER],
-    "implementation": ["tricenter, https://github.com/tricenter/tricenter"],
+    "implementation": ["tricenter: complete three-centre (triplet) models"],
 }
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
 
 
-class EnergyModel(torch.nn.Module):
+class MetatomicEnergyModel(torch.nn.Module):
     """The metatomic side of a tricenter energy model.
 
     Wraps any module with the tricenter energy-model interface: attributes ``cutoff``
@@ -167,7 +167,7 @@ def atomistic_model(
     The model is copied, converted to ``dtype`` and put in evaluation mode; the
     original is left untouched.
 
-    :param model: a tricenter energy model (see :py:class:`EnergyModel`)
+    :param model: a tricenter energy model (see :py:class:`MetatomicEnergyModel`)
     :param dtype: ``torch.float64`` or ``torch.float32``, the dtype engines must use
     :param name: name stored in the metadata
     :param description: description stored in the metadata
@@ -179,7 +179,7 @@ def atomistic_model(
     model = copy.deepcopy(model).to(dtype=dtype).eval()
     for parameter in model.parameters():
         parameter.requires_grad_(False)
-    wrapper = EnergyModel(model)
+    wrapper = MetatomicEnergyModel(model)
 
     from . import __version__
 
@@ -236,7 +236,7 @@ def export(
     default an ``extensions`` folder next to ``path``), which engines are given as
     their extensions directory.
 
-    :param model: a tricenter energy model (see :py:class:`EnergyModel`)
+    :param model: a tricenter energy model (see :py:class:`MetatomicEnergyModel`)
     :param path: where to write the model
     :param dtype: ``torch.float64`` or ``torch.float32``
     :param extensions: folder for the collected extensions; it is re-created
