@@ -160,9 +160,9 @@ def load_pairs(path) -> tuple:
     Understands the paper's PBE file (``energy_ha``, frames ``2k`` / ``2k + 1``)
     and the package's GFN2-xTB file (``pair``, ``partner``, ``target`` in eV).
     """
-    import ase.io
+    from .training import read_frames
 
-    frames = ase.io.read(str(path), ":")
+    frames = read_frames(path)
     if all("energy_ha" in f.info for f in frames):
         targets = [
             (f.info["energy_ha"] - PBE_REFERENCE_HA) * ENERGY_UNITS["Ha"]

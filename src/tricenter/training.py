@@ -41,15 +41,31 @@ class Dataset:
     groups: np.ndarray
 
 
+def read_frames(path, max_frames: Optional[int] = None) -> list:
+    """All frames of an extxyz file, gzip-compressed or not.
+
+    Compressed files are decompressed in memory first: ASE's frame-by-frame reading
+    seeks in the gzip stream, which is quadratic in the number of frames.
+    """
+    import gzip
+    import io
+
+    import ase.io
+
+    index = ":" if max_frames is None else f":{int(max_frames)}"
+    path = Path(path)
+    if path.suffix == ".gz":
+        with gzip.open(path, "rt") as stream:
+            return ase.io.read(io.StringIO(stream.read()), index, format="extxyz")
+    return ase.io.read(path, index)
+
+
 def load_dataset(data) -> Dataset:
     """Read an extxyz file as described by a :py:class:`~tricenter._config.DataConfig`.
 
     :raises ValueError: when a frame lacks the energy or forces
     """
-    import ase.io
-
-    index = ":" if data.max_frames is None else f":{int(data.max_frames)}"
-    frames = ase.io.read(data.path, index)
+    frames = read_frames(data.path, data.max_frames)
     if len(frames) == 0:
         raise ValueError(f"no structures in '{data.path}'")
     energies = []
@@ -277,7 +293,11 @@ def fit(
         )
         bar.set_postfix(train=f"{train_loss:.3g}", val=f"{val_loss:.3g}")
         last_epoch = epoch + 1 >= options.epochs or stale >= options.early_stopping
-        if checkpoint is not None and rank == 0 and (last_epoch or time.perf_counter() - saved_at > 60):
+        if (
+            checkpoint is not None
+            and rank == 0
+            and (last_epoch or time.perf_counter() - saved_at > 60)
+        ):
             saved_at = time.perf_counter()
             state = {
                 "module": module.state_dict(),
