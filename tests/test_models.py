@@ -114,7 +114,9 @@ def test_linear_encoder_from_summed_triplets():
     xi, _, _ = encoder(systems)
     _, density, _, _, _, _ = encoder.inputs(systems, None)
     summed = encoder.encode_summed(encoder.inputs.summed(density))
-    assert torch.allclose(xi, summed, rtol=0, atol=1e-12 * float(xi.detach().abs().max()))
+    assert torch.allclose(
+        xi, summed, rtol=0, atol=1e-12 * float(xi.detach().abs().max())
+    )
     nonlinear = TripletEncoder(HYPERS, [1, 6, 7, 8], 5, [4])
     with pytest.raises(ValueError, match="only a linear encoder"):
         nonlinear.encode_summed(encoder.inputs.summed(density))

@@ -51,7 +51,9 @@ def test_bad_pairs_file(tmp_path):
     import ase
     import ase.io
 
-    ase.io.write(tmp_path / "x.xyz", [ase.Atoms("B2", positions=[[0, 0, 0], [1, 0, 0]])])
+    ase.io.write(
+        tmp_path / "x.xyz", [ase.Atoms("B2", positions=[[0, 0, 0], [1, 0, 0]])]
+    )
     with pytest.raises(ValueError, match="neither 'energy_ha'"):
         load_pairs(tmp_path / "x.xyz")
 

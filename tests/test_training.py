@@ -29,14 +29,22 @@ def _write_pairs(path, n_pairs=6, forces=False, energy=True):
 
 def _config(tmp_path, **training):
     small = {key: dict(value) for key, value in HYPERS.items()}
-    small["cutoff"] = {"radius": 2.0, "smoothing": {"type": "ShiftedCosine", "width": 0.3}}
+    small["cutoff"] = {
+        "radius": 2.0,
+        "smoothing": {"type": "ShiftedCosine", "width": 0.3},
+    }
     return {
         "data": {
             "path": str(tmp_path / "pairs.xyz"),
             "pair_key": "pair",
             "selected_atoms": [0],
         },
-        "model": {"hypers": small, "latent": 4, "encoder_hidden": [8], "head_hidden": []},
+        "model": {
+            "hypers": small,
+            "latent": 4,
+            "encoder_hidden": [8],
+            "head_hidden": [],
+        },
         "split": {"train": 0.5, "val": 0.25, "test": 0.25, "seed": 3},
         "training": {"epochs": 2, "batch_size": 2, "progress": False, **training},
         "output": str(tmp_path / "out"),
@@ -124,3 +132,60 @@ def test_yaml_command(tmp_path):
     assert (tmp_path / "out" / "model.pt").exists()
     saved = torch.load(tmp_path / "out" / "model.pt", weights_only=False)
     assert saved["atomic_types"] == [5]
+
+
+def _distributed_worker(rank, world_size, port, config, queue):
+    import torch.distributed
+
+    torch.distributed.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size
+    )
+    try:
+        torch.set_num_threads(1)
+        result = train(config)
+        queue.put(
+            (rank, [row["train_loss"] for row in result["log"]], result["metrics"])
+        )
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+def _free_port():
+    import socket
+
+    with socket.socket() as handle:
+        handle.bind(("127.0.0.1", 0))
+        return handle.getsockname()[1]
+
+
+def test_data_parallel_matches_single_process(tmp_path):
+    import torch.multiprocessing as multiprocessing
+
+    _write_pairs(tmp_path / "pairs.xyz")
+    config = _config(tmp_path)
+    config["output"] = str(tmp_path / "parallel")
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    port = _free_port()
+    processes = [
+        context.Process(target=_distributed_worker, args=(rank, 2, port, config, queue))
+        for rank in range(2)
+    ]
+    for process in processes:
+        process.start()
+    results = dict(
+        (rank, (log, metrics))
+        for rank, log, metrics in [queue.get() for _ in processes]
+    )
+    for process in processes:
+        process.join()
+        assert process.exitcode == 0
+
+    config["output"] = str(tmp_path / "single")
+    single = train(config)
+    expected = [row["train_loss"] for row in single["log"]]
+    for rank in range(2):
+        log, metrics = results[rank]
+        assert np.allclose(log, expected, rtol=1e-10, atol=0)
+        for part, values in single["metrics"].items():
+            assert metrics[part]["rmse"] == pytest.approx(values["rmse"], rel=1e-10)

@@ -160,7 +160,8 @@ def _build(cls, values, where: str):
 def parse_config(values: dict) -> Config:
     """Build a :py:class:`Config` from nested dictionaries, refusing unknown keys.
 
-    >>> parse_config({"data": {"path": "x.xyz"}, "training": {"epochs": 3}}).training.epochs
+    >>> config = parse_config({"data": {"path": "x.xyz"}, "training": {"epochs": 3}})
+    >>> config.training.epochs
     3
     """
     if not isinstance(values, dict):

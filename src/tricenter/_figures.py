@@ -26,8 +26,11 @@ def parity_figure(table, path: Path, n_pairs: int = 250):
         predicted = np.load(table.out / "rows" / f"{name}.npy")
         for k in range(n):
             axes.plot(
-                target[2 * k : 2 * k + 2], predicted[2 * k : 2 * k + 2], color=color,
-                lw=0.5, alpha=0.6,
+                target[2 * k : 2 * k + 2],
+                predicted[2 * k : 2 * k + 2],
+                color=color,
+                lw=0.5,
+                alpha=0.6,
             )
         axes.scatter(target[: 2 * n], predicted[: 2 * n], s=4, color=color, label=name)
     low, high = float(target.min()), float(target.max())
@@ -69,7 +72,9 @@ def latent_sweep_figure(table, path: Path) -> dict:
     figure.tight_layout()
     figure.savefig(path, dpi=150)
     plt.close(figure)
-    return {kind: {str(q): v for q, v in values.items()} for kind, values in results.items()}
+    return {
+        kind: {str(q): v for q, v in values.items()} for kind, values in results.items()
+    }
 
 
 def distortion_figure(table, path: Path, amplitudes=(0.001, 0.003, 0.01, 0.03, 0.1)):
@@ -78,9 +83,7 @@ def distortion_figure(table, path: Path, amplitudes=(0.001, 0.003, 0.01, 0.03, 0
     from .neighbors import systems_with_neighbors
 
     plt = _pyplot()
-    vector, dtype = table._load_vector_model(
-        "A_rho_NL", False, table.preset.latent
-    )
+    vector, dtype = table._load_vector_model("A_rho_NL", False, table.preset.latent)
     rng = np.random.default_rng(table.seed + 1)
     pairs = table.index["test"][: 2 * table.preset.n_distortion_pairs]
     frames = []
@@ -111,8 +114,10 @@ def distortion_figure(table, path: Path, amplitudes=(0.001, 0.003, 0.01, 0.03, 0
     for label, (values, color) in spaces.items():
         axes.scatter(reference, distances(values), s=5, color=color, label=label)
     axes.plot(
-        [reference.min(), reference.max()], [reference.min(), reference.max()],
-        color="black", lw=0.8,
+        [reference.min(), reference.max()],
+        [reference.min(), reference.max()],
+        color="black",
+        lw=0.8,
     )
     axes.set_xscale("log")
     axes.set_yscale("log")

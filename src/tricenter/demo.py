@@ -96,7 +96,9 @@ def run_demo(out, data=None, seed: int = 0, progress: bool = True, sizes=None) -
         "B_NL": table.triplet_energy_model("B_NL", linear=False),
         "D_NL": table.bispectrum_model("D_NL", linear=False),
     }
-    result["rows"] = {k: {"mean": v["mean"], "diff": v["diff"]} for k, v in rows.items()}
+    result["rows"] = {
+        k: {"mean": v["mean"], "diff": v["diff"]} for k, v in rows.items()
+    }
     parity_figure(table, Path(out) / "parity.png")
     result["n_train_pairs"] = int(len(table.split["train"]))
     result["n_test_pairs"] = int(len(table.split["test"]))
@@ -129,7 +131,10 @@ def run_cli(args) -> int:
     print(f"  {'model':6s} {'Mean':>7s} {'Diff':>7s}")
     for name, row in result["rows"].items():
         print(f"  {name:6s} {row['mean']:7.3f} {row['diff']:7.3f}")
-    print(f"Plots in {args.out} (parity.png, models/*/loss.png); {result['seconds']:.0f} s")
+    print(
+        f"Plots in {args.out} (parity.png, models/*/loss.png); "
+        f"{result['seconds']:.0f} s"
+    )
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "demo.json").write_text(json.dumps(result, indent=2))
     return 0

@@ -623,7 +623,9 @@ class Table1:
         rows["D_NL"] = self.bispectrum_model("D_NL", linear=False)
         rows["C_L"] = self.nice_model("C_L", linear=True)
         rows["C_NL"] = self.nice_model("C_NL", linear=False)
-        rows["A_rho_L"] = self.vector_model("A_rho_L", True, preset.latent, preset.epochs)
+        rows["A_rho_L"] = self.vector_model(
+            "A_rho_L", True, preset.latent, preset.epochs
+        )
         rows["A_L"] = self.latent_energy_model("A_L", "A_rho_L", linear=True)
         rows["A_rho_NL"] = self.vector_model(
             "A_rho_NL", False, preset.latent, preset.triplet_epochs
@@ -669,8 +671,8 @@ def write_markdown(result: dict, path: Path, title: str):
         paper = result["paper"][name]
         label = name.replace("A_rho", "A^ρ")
         lines.append(
-            f"| {label} | {DESCRIPTIONS[name]} | {ours['mean']:.3f} | {ours['diff']:.3f} "
-            f"| {paper['mean']:.3f} | {paper['diff']:.2f} |"
+            f"| {label} | {DESCRIPTIONS[name]} | {ours['mean']:.3f} "
+            f"| {ours['diff']:.3f} | {paper['mean']:.3f} | {paper['diff']:.2f} |"
         )
     lines += [
         "",
