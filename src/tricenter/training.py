@@ -186,9 +186,9 @@ def fit(
     ``batch_loss(indices, training)`` returns the sum of per-item losses over the
     training items at positions ``indices`` of ``train_groups``, and their count;
     ``validation_loss`` does the same for the validation items. In data-parallel
-    runs (``torch.distributed`` initialised) each process evaluates an interleaved share of every batch and the
-    gradients are summed across processes, so the result does not depend on the
-    number of processes (up to summation order).
+    runs (``torch.distributed`` initialised) each process evaluates an interleaved
+    share of every batch and the gradients are summed across processes, so the
+    result does not depend on the number of processes (up to summation order).
 
     :param module: the module whose trainable parameters are optimised; its best
         state is loaded back at the end
