@@ -99,8 +99,9 @@ def test_fused_layer_equals_materialised_triplets(hidden):
     encoder = TripletEncoder(HYPERS, [1, 6, 7, 8], 6, hidden).to(torch.float64)
     with torch.no_grad():
         encoder.weight.normal_()
-    fused, _, _ = encoder(systems)
-    reference = _materialised(encoder, systems, None)
+    with torch.no_grad():
+        fused, _, _ = encoder(systems)
+        reference = _materialised(encoder, systems, None)
     assert fused.shape == (11, 6)
     assert torch.allclose(
         fused, reference, rtol=0, atol=1e-10 * float(reference.abs().max())
