@@ -670,16 +670,21 @@ def write_markdown(result: dict, path: Path, title: str):
         ours = result["rows"][name]
         paper = result["paper"][name]
         label = name.replace("A_rho", "A^ρ")
+        if ours["mean"] is None:
+            values = "not run | not run"
+        else:
+            values = f"{ours['mean']:.3f} | {ours['diff']:.3f}"
         lines.append(
-            f"| {label} | {DESCRIPTIONS[name]} | {ours['mean']:.3f} "
-            f"| {ours['diff']:.3f} | {paper['mean']:.3f} | {paper['diff']:.2f} |"
+            f"| {label} | {DESCRIPTIONS[name]} | {values} "
+            f"| {paper['mean']:.3f} | {paper['diff']:.3f} |"
         )
-    lines += [
-        "",
-        f"std of the test energies: {result['std_energy_ev']:.3f} eV; std of the pair "
-        f"differences: {result['std_pair_difference_ev']:.3f} eV.",
-        "",
-    ]
+    lines.append("")
+    if "std_energy_ev" in result:
+        lines += [
+            f"std of the test energies: {result['std_energy_ev']:.3f} eV; std of the "
+            f"pair differences: {result['std_pair_difference_ev']:.3f} eV.",
+            "",
+        ]
     path.write_text("\n".join(lines))
 
 
@@ -724,6 +729,40 @@ def run_table1(
     return result
 
 
+def collect_table1(out, prefix: str = "table1", data: str = "", quick: bool = False):
+    """Write ``{prefix}.json`` and ``{prefix}.md`` from the rows an interrupted run
+    has finished (missing rows are ``null``), without training anything.
+
+    :param out: output directory of the run
+    :param prefix: name of the table files
+    :param data: name of the data file, for the record
+    :param quick: whether the run used the ``quick`` preset
+    """
+    out = Path(out)
+    preset = PRESETS["quick" if quick else "full"]
+    rows = {}
+    for name in ROWS:
+        path = out / "rows" / f"{name}.json"
+        if path.exists():
+            values = json.loads(path.read_text())
+            rows[name] = {"mean": values["mean"], "diff": values["diff"]}
+        else:
+            rows[name] = {"mean": None, "diff": None}
+    result = {
+        "rows": rows,
+        "paper": PAPER_TABLE1,
+        "n_train_pairs": preset.n_train_pairs,
+        "n_val_pairs": preset.n_val_pairs,
+        "n_test_pairs": preset.n_test_pairs,
+        "data": Path(data).name,
+        "preset": dataclasses.asdict(preset),
+        "complete": all(v["mean"] is not None for v in rows.values()),
+    }
+    (out / f"{prefix}.json").write_text(json.dumps(result, indent=2))
+    write_markdown(result, out / f"{prefix}.md", f"Table 1 on {result['data']}")
+    return result
+
+
 # ------------------------------------------------------------------------------ CLI
 def add_cli_arguments(parser):
     """Arguments of ``tricenter reproduce``."""
@@ -735,12 +774,21 @@ def add_cli_arguments(parser):
     parser.add_argument("--prefix", default="table1", help="name of the outputs")
     parser.add_argument("--threads", type=int, default=None, help="torch threads")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--collect",
+        action="store_true",
+        help="only write the table from the rows an interrupted run finished",
+    )
 
 
 def run_cli(args) -> int:
     """Run ``tricenter reproduce``."""
     if args.threads is not None:
         torch.set_num_threads(args.threads)
+    if args.collect:
+        result = collect_table1(args.out, args.prefix, args.data, args.quick)
+        print(f"written to {Path(args.out) / (args.prefix + '.json')}")
+        return 0
     result = run_table1(
         args.data,
         args.out,
