@@ -63,7 +63,7 @@ DEMO_PRESET = {
     "latent": 32,
     "encoder_hidden": [64, 64],
     "head_hidden": [64, 64],
-    "epochs": 150,
+    "epochs": 80,
     "triplet_epochs": 8,
     "batch_size": 8,
     "triplet_dtype": "float64",
