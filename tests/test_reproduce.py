@@ -106,6 +106,12 @@ def test_table1_end_to_end(tiny_pairs, tmp_path):
         assert np.max(np.abs(predicted[0::2] - predicted[1::2])) < 1e-6 * difference
     predicted = np.load(tmp_path / "rows" / "B_NL.npy")
     assert np.min(np.abs(predicted[0::2] - predicted[1::2])) > 1e-9
+    # energy models are saved in the format that `tricenter export` reads
+    from tricenter.export import load_checkpoint
+
+    for name in ("B_NL", "D_L"):
+        model = load_checkpoint(tmp_path / "models" / name / "model.pt")
+        assert model.atomic_types == [5]
     # a second call resumes from the stored rows
     again = run_table1(tiny_pairs, tmp_path, preset=TINY, progress=False)
     assert again["rows"] == result["rows"]

@@ -549,10 +549,47 @@ class Table1:
             loss = self._system_energy_loss(model)
             epochs = self.preset.triplet_epochs
         self._fit(name, model, loss, epochs)
-        torch.save(model.state_dict(), self.out / "models" / name / "model.pt")
+        self._save_energy_model(
+            name,
+            model,
+            "triplet",
+            [] if linear else self.preset.encoder_hidden,
+            [],
+            True,
+        )
         predicted = self._predict_energies(model, dtype=dtype)
         return self._record(
             name, predicted, self.targets_of("test"), time.perf_counter() - start
+        )
+
+    def _save_energy_model(
+        self, name, model, kind, encoder_hidden, head_hidden, head_activation
+    ):
+        """Save in the format of ``tricenter train``, which ``tricenter export``
+        reads."""
+        from ._config import Config, DataConfig, ModelConfig, OptimConfig
+
+        dtype = next(model.parameters()).dtype
+        config = Config(
+            data=DataConfig(path=self.data, selected_atoms=[0]),
+            model=ModelConfig(
+                type=kind,
+                hypers=self.hypers,
+                atomic_types=self.atomic_types,
+                latent=self.preset.latent,
+                encoder_hidden=list(encoder_hidden),
+                head_hidden=list(head_hidden),
+                head_activation=head_activation,
+            ),
+            training=OptimConfig(dtype=str(dtype).replace("torch.", "")),
+        )
+        torch.save(
+            {
+                "state_dict": model.state_dict(),
+                "config": dataclasses.asdict(config),
+                "atomic_types": self.atomic_types,
+            },
+            self.out / "models" / name / "model.pt",
         )
 
     def bispectrum_model(self, name, linear: bool):
@@ -577,7 +614,14 @@ class Table1:
             model, lambda p, r: flat[p][r] * model.input_scale
         )
         self._fit(name, model, loss, self.preset.epochs)
-        torch.save(model.state_dict(), self.out / "models" / name / "model.pt")
+        self._save_energy_model(
+            name,
+            model,
+            "bispectrum",
+            [],
+            [self.preset.latent] if linear else self.preset.head_hidden,
+            not linear,
+        )
         predicted = self._predict_energies(model)
         return self._record(
             name, predicted, self.targets_of("test"), time.perf_counter() - start
