@@ -100,7 +100,10 @@ def distortion_figure(table, path: Path, amplitudes=(0.001, 0.003, 0.01, 0.03, 0
     with torch.no_grad():
         _, density, _, _, _, _ = table.inputs(systems, selected)
         summed = table.inputs.summed(density).reshape(len(systems), -1)
-        high_order = table.nice.transform(density)
+        # all body orders before the final PCA, which keeps the directions of
+        # largest variance and may drop the small ν >= 4 partner differences
+        _, orders = table.nice.transform(density, orders=True)
+        high_order = torch.cat(orders, dim=1)
         low = systems_with_neighbors(frames, table.inputs.features.cutoff, dtype=dtype)
         encoded, _, _ = vector.encoder(low, selected)
     spaces = {
