@@ -760,6 +760,9 @@ def run_table1(
     out = Path(out)
     table = Table1(data, out, preset, seed, progress)
     result = table.run()
+    # the table first: a failing figure must not lose it
+    (out / f"{prefix}.json").write_text(json.dumps(result, indent=2))
+    write_markdown(result, out / f"{prefix}.md", f"Table 1 on {result['data']}")
     if figures:
         from ._figures import distortion_figure, latent_sweep_figure, parity_figure
 
