@@ -207,7 +207,7 @@ def fit(
 
     rank, world = _world()
     parameters = [p for p in module.parameters() if p.requires_grad]
-    optimizer = torch.optim.Adam(parameters, lr=options.learning_rate)
+    optimizer = torch.optim.Adam(parameters, lr=options.learning_rate, foreach=True)
     scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
         optimizer, factor=options.scheduler_factor, patience=options.scheduler_patience
     )

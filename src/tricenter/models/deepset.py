@@ -121,8 +121,10 @@ class TripletEncoder(torch.nn.Module):
             raise ValueError(
                 "only a linear encoder is a function of the summed triplets"
             )
-        weights = self.weight * self.input_scale
-        return torch.einsum("cabf,abqf->cq", summed, weights) * self.sum_scale
+        # one matrix product over (a_j, a_j', feature)
+        weights = self.weight.permute(2, 0, 1, 3).reshape(self.weight.shape[2], -1)
+        flat = summed.reshape(summed.shape[0], -1)
+        return (flat @ weights.T) * (self.input_scale * self.sum_scale)
 
     @torch.jit.unused
     def calibrate(self, systems: List[System], selected_atoms: Optional[Labels] = None):
