@@ -57,14 +57,14 @@ def degeneracy(frames: list, seed: int = 0) -> dict:
 
 #: sizes of the demo: a few minutes on 2 CPU cores
 DEMO_PRESET = {
-    "n_train_pairs": 200,
+    "n_train_pairs": 300,
     "n_val_pairs": 40,
     "n_test_pairs": 100,
     "latent": 32,
     "encoder_hidden": [64, 64],
     "head_hidden": [64, 64],
-    "epochs": 80,
-    "triplet_epochs": 8,
+    "epochs": 60,
+    "triplet_epochs": 12,
     "batch_size": 8,
     "triplet_dtype": "float64",
     "nice_contracted": 8,
