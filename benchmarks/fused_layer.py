@@ -43,6 +43,7 @@ def materialised_xi(encoder, systems, selected):
             "tf,tqf->tq", triplets, weights[pair_type[first], pair_type[second]]
         )
     hidden = encoder.tail(hidden + encoder.bias)
+    hidden = hidden - encoder.tail(encoder.bias.unsqueeze(0))
     xi = torch.zeros(density.shape[0], hidden.shape[1], dtype=hidden.dtype)
     xi = xi.index_add(0, pair_center[first], hidden) * encoder.sum_scale
     return xi, center_type, triplets.shape

@@ -87,6 +87,7 @@ def _materialised(encoder, systems, selected):
     hidden = torch.einsum("tf,tqf->tq", triplets, weights)
     if not encoder.linear:
         hidden = encoder.tail(hidden + encoder.bias)
+        hidden = hidden - encoder.tail(encoder.bias.unsqueeze(0))
     xi = torch.zeros(density.shape[0], hidden.shape[1], dtype=hidden.dtype)
     return xi.index_add(0, pair_center[first], hidden) * encoder.sum_scale
 
@@ -217,3 +218,14 @@ def test_unseen_species_are_refused():
 def test_bad_hypers_are_refused():
     with pytest.raises(ValueError, match="unknown hyper-parameter groups"):
         TripletEnergyModel({**HYPERS, "basis_set": {}}, [1])
+
+
+def test_energy_continuous_when_a_neighbour_crosses_the_cutoff():
+    model = _models()["triplet"].to(torch.float64)
+    energies = []
+    for distance in (3.0 - 1e-7, 3.0 + 1e-7):
+        frame = ase.Atoms("CHO", positions=[[0, 0, 0], [1.1, 0, 0], [0, distance, 0]])
+        systems = systems_with_neighbors([frame], 3.0)
+        with torch.no_grad():
+            energies.append(float(model(systems, selection(1, [0]))[0][0]))
+    assert abs(energies[0] - energies[1]) < 1e-9

@@ -27,7 +27,9 @@ class TripletEncoder(torch.nn.Module):
     With ``hidden=[]`` the encoder is linear, :math:`\\phi(T) = W_{a_j a_{j'}} T`
     (no bias), and :math:`\\xi` is a linear function of the ν = 3 invariants. With
     ``hidden=[h_1, ..., h_k]`` it is ``fused Linear(h_1) -> norm -> SiLU -> ... ->
-    Linear(latent)``, applied to every triplet before the sum.
+    Linear(latent)`` minus its value at ``T = 0``, applied to every triplet before
+    the sum: a triplet vanishes smoothly when one of its neighbours reaches the
+    cutoff, and so does its contribution, which keeps energies continuous in MD.
 
     :param hypers: featomic-style ``{"cutoff": ..., "density": ..., "basis": ...}``
     :param atomic_types: atomic types of centres and neighbours
@@ -101,7 +103,9 @@ class TripletEncoder(torch.nn.Module):
             expansion, density[pair_center], pair_center, pair_type, n_centers, weights
         )
         if not self.linear:
-            hidden = self.tail(hidden + self.bias)
+            # phi(T) - phi(0): a triplet with a neighbour at the cutoff (T = 0) adds
+            # nothing, so xi stays continuous when neighbours cross the cutoff
+            hidden = self.tail(hidden + self.bias) - self.tail(self.bias.unsqueeze(0))
         xi = torch.zeros(
             (n_centers, self.latent), dtype=hidden.dtype, device=hidden.device
         )
