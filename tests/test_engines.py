@@ -344,17 +344,7 @@ def test_clean_host_detects_the_trap(model, exported, tmp_path, record_property)
     assert error > 1e-3 * np.abs(fd_forces).max()
 
 
-DEEPSET_JUMPS = pytest.mark.xfail(
-    strict=True,
-    reason="TripletEnergyModel sums phi(T_ijj') with phi(0) != 0 (bias, norm, SiLU): "
-    "xi jumps by phi(0) when a neighbour crosses the cutoff, so MD does not conserve "
-    "energy; phi(T) - phi(0), or weights f_c(r_ij) f_c(r_ij'), would fix it",
-)
-
-
-@pytest.mark.parametrize(
-    "which", ["exported", pytest.param("exported_deepset", marks=DEEPSET_JUMPS)]
-)
+@pytest.mark.parametrize("which", ["exported", "exported_deepset"])
 def test_energy_continuous_at_the_cutoff(which, request):
     """Energy conservation in MD needs an energy that is continuous when a neighbour
     crosses the cutoff sphere: every per-triplet term must vanish with the cutoff
