@@ -57,14 +57,14 @@ def degeneracy(frames: list, seed: int = 0) -> dict:
 
 #: sizes of the demo: a few minutes on 2 CPU cores
 DEMO_PRESET = {
-    "n_train_pairs": 150,
-    "n_val_pairs": 30,
+    "n_train_pairs": 400,
+    "n_val_pairs": 50,
     "n_test_pairs": 100,
     "latent": 32,
-    "encoder_hidden": [32, 32],
-    "head_hidden": [32, 32],
-    "epochs": 40,
-    "triplet_epochs": 10,
+    "encoder_hidden": [64, 64],
+    "head_hidden": [64, 64],
+    "epochs": 60,
+    "triplet_epochs": 40,
     "batch_size": 8,
     "triplet_dtype": "float64",
     "nice_contracted": 8,
@@ -113,7 +113,12 @@ def add_cli_arguments(parser):
     parser.add_argument("--data", default=None, help="pairs file (default: shipped)")
     parser.add_argument("--seed", type=int, default=0, help="seed")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.add_argument("--threads", type=int, default=None, help="torch threads")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (1: small tensors gain nothing from more)",
+    )
 
 
 def run_cli(args) -> int:
