@@ -88,7 +88,6 @@ def tiny_pairs(tmp_path_factory, shipped):
     return path
 
 
-@pytest.mark.slow
 def test_table1_end_to_end(tiny_pairs, tmp_path):
     from tricenter.reproduce import run_table1
 
