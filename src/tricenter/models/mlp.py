@@ -39,16 +39,8 @@ def mlp(
     non-linearity: the result is a (factorised) linear map, as in the paper's linear
     models.
 
-    >>> mlp(8, [16, 16], 1)
-    Sequential(
-      (0): Linear(in_features=8, out_features=16, bias=True)
-      (1): LayerNorm((16,), eps=1e-05, elementwise_affine=True)
-      (2): SiLU()
-      (3): Linear(in_features=16, out_features=16, bias=True)
-      (4): LayerNorm((16,), eps=1e-05, elementwise_affine=True)
-      (5): SiLU()
-      (6): Linear(in_features=16, out_features=1, bias=True)
-    )
+    >>> [type(layer).__name__ for layer in mlp(8, [16, 16], 1)]
+    ['Linear', 'LayerNorm', 'SiLU', 'Linear', 'LayerNorm', 'SiLU', 'Linear']
 
     :param n_inputs: input width
     :param hidden: widths of the hidden layers
