@@ -337,12 +337,20 @@ class TripletContraction(torch.nn.Module):
                 )
                 start += size
                 partner = group.partner(pair_expansion, center_density)[:, :, 0]
-                projected = torch.zeros_like(projected_by_ell[group.ell_1])
-                for second_type in range(n_types):
-                    mask = pair_type == second_type
-                    projected[mask] = torch.einsum(
-                        "pmf,aqnf->pamnq", partner[mask], group_weights[:, second_type]
+                if n_types == 1:
+                    # one type: no masked copies, which autograd would keep alive
+                    projected = torch.einsum(
+                        "pmf,aqnf->pamnq", partner, group_weights[:, 0]
                     )
+                else:
+                    projected = torch.zeros_like(projected_by_ell[group.ell_1])
+                    for second_type in range(n_types):
+                        mask = pair_type == second_type
+                        projected[mask] = torch.einsum(
+                            "pmf,aqnf->pamnq",
+                            partner[mask],
+                            group_weights[:, second_type],
+                        )
                 projected_by_ell[group.ell_1] = (
                     projected_by_ell[group.ell_1] + projected
                 )
