@@ -6,7 +6,7 @@ import ase.io
 import numpy as np
 import pytest
 
-from tricenter import structures
+from tricenter import PAPER_HYPERS, structures
 from tricenter.structures import (
     b8_pair,
     b8_pairs,
@@ -21,15 +21,7 @@ from tricenter.structures import (
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 B8_ARCHIVE = DATA / "b8-pbe-pairs-0000-1499.xyz"
 
-HYPERS = {
-    "cutoff": {"radius": 2.0, "smoothing": {"type": "ShiftedCosine", "width": 0.1}},
-    "density": {"type": "Gaussian", "width": 0.2, "center_atom_weight": 0.0},
-    "basis": {
-        "type": "TensorProduct",
-        "max_angular": 3,
-        "radial": {"type": "Gto", "max_radial": 5},
-    },
-}
+HYPERS = PAPER_HYPERS
 # a coarser radial basis is enough to show that ν = 4 differs, and keeps the
 # products small
 HYPERS_NU4 = copy.deepcopy(HYPERS)
