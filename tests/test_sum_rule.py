@@ -116,6 +116,9 @@ def test_b8_paper_sizes(b8_features):
     triplets, _ = b8_features
     values, samples = _stacked(triplets)
     assert values.shape[1] == 7344
+    calculator = TripletFeatures(**PAPER_HYPERS)
+    assert calculator.contraction.n_invariant_features(1) == 7344
+    assert calculator.contraction.n_invariant_features(2) == 2 * 7344
     sizes = {int(k["o3_sigma"]): len(b.properties) for k, b in triplets.items()}
     assert sizes == {1: 4968, -1: 2376}
     systems, counts = torch.unique(samples[:, 0], return_counts=True)

@@ -211,9 +211,16 @@ class TripletContraction(torch.nn.Module):
         self.block_of_group = block_of_group
 
     @torch.jit.unused
-    def group_size(self, group: CouplingGroup, n_types: int) -> int:
-        """Number of features of ``group`` per angular component."""
-        return group.size(self.n_radial, n_types)
+    def n_invariant_features(self, n_types: int) -> int:
+        """Width of the concatenated invariant blocks, the input of :py:meth:`linear`.
+
+        :param n_types: number of atomic types in the neighbour density
+        """
+        return sum(
+            group.size(self.n_radial, n_types)
+            for index, group in enumerate(self.groups)
+            if self.blocks[self.block_of_group[index]][0] == 0
+        )
 
     def forward(
         self,

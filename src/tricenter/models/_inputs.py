@@ -34,13 +34,8 @@ class TripletInputs(torch.nn.Module):
         self.atomic_types: List[int] = self.features.atomic_types
         self.n_types = len(self.atomic_types)
         self.register_buffer("types", torch.tensor(self.atomic_types, dtype=torch.long))
-        contraction = self.features.contraction
-        n_features = 0
-        for index, group in enumerate(contraction.groups):
-            if contraction.blocks[contraction.block_of_group[index]][0] == 0:
-                n_features += len(group.paths) * contraction.n_radial**3 * self.n_types
         #: number of invariant triplet features per pair of neighbour types
-        self.n_features = n_features
+        self.n_features = self.features.contraction.n_invariant_features(self.n_types)
 
     def forward(
         self, systems: List[System], selected_atoms: Optional[Labels]
