@@ -100,12 +100,48 @@ def test_training_is_reproducible_and_resumes(tmp_path):
 
 
 def test_forces_are_trained(tmp_path):
+    """Several epochs on forces (each structure differentiated again and again),
+    and the force term really enters the loss."""
     _write_pairs(tmp_path / "pairs.xyz", 3, forces=True)
-    config = _config(tmp_path, epochs=1)
+    config = _config(tmp_path, epochs=3)
     config["data"]["forces_key"] = "forces"
     config["data"]["selected_atoms"] = None
-    result = train(config)
-    assert np.isfinite(result["log"][0]["train_loss"])
+    config["training"]["learning_rate"] = 0.0
+    with_forces = train(config)
+    assert len(with_forces["log"]) == 3
+    config["training"]["forces_weight"] = 0.0
+    config["output"] = str(tmp_path / "energies-only")
+    energies_only = train(config)
+    for epoch in range(3):
+        assert (
+            with_forces["log"][epoch]["train_loss"]
+            > energies_only["log"][epoch]["train_loss"]
+        )
+
+
+def test_forces_are_repeatable_on_the_same_systems():
+    """Forces of the same systems twice (as in successive epochs) agree with a
+    fresh conversion of the structures."""
+    import ase
+
+    from tricenter.models import PAPER_HYPERS, TripletEnergyModel
+    from tricenter.neighbors import systems_with_neighbors
+    from tricenter.training import predict_energies
+
+    torch.manual_seed(0)
+    model = TripletEnergyModel(PAPER_HYPERS, [5], latent=8, encoder_hidden=[8])
+    model = model.to(torch.float64)
+    rng = np.random.default_rng(3)
+    frames = [ase.Atoms("B5", positions=rng.normal(size=(5, 3))) for _ in range(2)]
+    systems = systems_with_neighbors(frames, model.cutoff)
+    first = predict_energies(model, systems, forces=True, create_graph=True)[1]
+    second = predict_energies(model, systems, forces=True)[1]
+    fresh = systems_with_neighbors(frames, model.cutoff, positions_requires_grad=True)
+    reference = predict_energies(model, fresh, forces=True)[1]
+    for a, b, c in zip(first, second, reference):
+        assert torch.allclose(a, c, rtol=0, atol=1e-12)
+        assert torch.allclose(b, c, rtol=0, atol=1e-12)
+        assert float(c.abs().max()) > 1e-6
 
 
 def test_unseen_species_are_refused(tmp_path):

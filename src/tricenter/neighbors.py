@@ -171,6 +171,8 @@ def systems_with_neighbors(
     :param dtype: dtype of converted ASE atoms (default: float64)
     :param device: device of converted ASE atoms
     :param positions_requires_grad: whether converted positions require gradients
+        (the neighbour vectors are then built once, for one backward pass; see
+        :py:func:`with_gradients` for repeated evaluations)
     :param cell_requires_grad: whether converted cells require gradients
     """
     from metatomic.torch import systems_to_torch
@@ -209,6 +211,50 @@ def systems_with_neighbors(
             else:
                 calculator.add_neighbor_list(system)
         result.append(system)
+    return result
+
+
+def with_gradients(
+    systems: List[System], positions: bool = True, cell: bool = False
+) -> List[System]:
+    """Copies of systems whose positions (and cell) are fresh leaves requiring
+    gradients, with every neighbour list's vectors recomputed from them.
+
+    Neighbour vectors computed once from differentiable positions tie all later
+    evaluations to one autograd graph, which a second backward pass finds freed.
+    Training on forces calls this for every batch instead.
+
+    :param systems: systems carrying their neighbour lists
+    :param positions: whether the new positions require gradients
+    :param cell: whether the new cells require gradients
+    """
+    result = []
+    for system in systems:
+        new = System(
+            types=system.types,
+            positions=system.positions.detach().clone().requires_grad_(positions),
+            cell=system.cell.detach().clone().requires_grad_(cell),
+            pbc=system.pbc,
+        )
+        for options in system.known_neighbor_lists():
+            block = system.get_neighbor_list(options)
+            samples = block.samples.values.to(torch.long)
+            shifts = samples[:, 2:5].to(new.positions.dtype)
+            vectors = (
+                new.positions[samples[:, 1]]
+                - new.positions[samples[:, 0]]
+                + shifts @ new.cell
+            )
+            new.add_neighbor_list(
+                options,
+                TensorBlock(
+                    values=vectors.reshape(-1, 3, 1),
+                    samples=block.samples,
+                    components=block.components,
+                    properties=block.properties,
+                ),
+            )
+        result.append(new)
     return result
 
 

@@ -375,6 +375,10 @@ def predict_energies(
 
     :return: ``(n_systems,)`` energies and a list of ``(n_atoms, 3)`` forces
     """
+    if forces:
+        from .neighbors import with_gradients
+
+        systems = with_gradients(systems)
     per_atom, _, centers = model(systems, selection(len(systems), atoms))
     energies = torch.zeros(len(systems), dtype=per_atom.dtype, device=per_atom.device)
     energies = energies.index_add(0, centers[:, 0].to(torch.long), per_atom)
@@ -528,9 +532,7 @@ def train(config) -> dict:
     use_forces = dataset.forces is not None and options.forces_weight > 0
     for part in ("val", "test"):
         check_types(model, [dataset.frames[i] for i in split[part]], part)
-    systems = systems_with_neighbors(
-        dataset.frames, model.cutoff, dtype=dtype, positions_requires_grad=use_forces
-    )
+    systems = systems_with_neighbors(dataset.frames, model.cutoff, dtype=dtype)
     fit_energy_scales(model, dataset.energies[split["train"]], train_frames, atoms)
     calibrate(model, [systems[i] for i in split["train"]], atoms)
 
