@@ -7,7 +7,10 @@ On the GFN2-xTB labelled B8 pairs shipped with the package (no DFT needed) this
    summaries :math:`\\sum_{jj'} \\phi(T_{ijj'})` (an untrained MLP), which do not;
 2. trains quick B_L (linear triplet energies), B_NL (MLP triplet energies) and D_NL
    (MLP on the bispectrum) models and prints their Mean / Diff errors on test pairs;
-3. writes the parity plot and loss curves.
+3. exports B_NL and D_NL as metatomic models and runs them through ASE
+   (``metatomic-ase``) on the test pairs: the triplet model tells the partners apart
+   inside the engine, the bispectrum model cannot;
+4. writes the parity plot and loss curves.
 """
 
 import dataclasses
@@ -15,6 +18,7 @@ import time
 from importlib import resources
 from pathlib import Path
 
+import numpy as np
 import torch
 
 
@@ -100,11 +104,62 @@ def run_demo(out, data=None, seed: int = 0, progress: bool = True, sizes=None) -
         k: {"mean": v["mean"], "diff": v["diff"]} for k, v in rows.items()
     }
     parity_figure(table, Path(out) / "parity.png")
+    result["exported"] = export_models(table, Path(out) / "exported", ["B_NL", "D_NL"])
     result["n_train_pairs"] = int(len(table.split["train"]))
     result["n_test_pairs"] = int(len(table.split["test"]))
     result["preset"] = dataclasses.asdict(preset)
     result["seconds"] = time.perf_counter() - start
     return result
+
+
+def export_models(table, out: Path, names) -> dict:
+    """Export trained rows of a :py:class:`~tricenter.reproduce.Table1` as metatomic
+    models and evaluate them through ASE on its test pairs (when ``metatomic-ase`` is
+    installed).
+
+    :return: ``{name: {"path", "partner_difference"}}``, the largest relative
+        difference between the partners' centre energies computed by the engine
+        (``None`` without ``metatomic-ase``)
+    """
+    from importlib.util import find_spec
+
+    from .export import export, load_checkpoint
+
+    frames = [table.frames[i] for i in table.index["test"]]
+    result = {}
+    for name in names:
+        path = out / f"{name}.pt"
+        model = load_checkpoint(table.out / "models" / name / "model.pt")
+        export(model, path, name=f"tricenter demo {name}")
+        difference = None
+        if find_spec("metatomic_ase") is not None:
+            energies = engine_center_energies(path, frames)
+            difference = float(
+                np.max(np.abs(energies[0::2] - energies[1::2]))
+                / np.max(np.abs(energies))
+            )
+        result[name] = {"path": str(path), "partner_difference": difference}
+    return result
+
+
+def engine_center_energies(path: Path, frames: list) -> np.ndarray:
+    """Energy of atom 0 of each frame, computed by ``metatomic-ase`` from an exported
+    model file."""
+    from metatensor.torch import Labels
+    from metatomic.torch import ModelOutput
+    from metatomic_ase import MetatomicCalculator
+
+    calculator = MetatomicCalculator(
+        str(path), extensions_directory=str(path.parent / "extensions")
+    )
+    center = Labels(["system", "atom"], torch.tensor([[0, 0]], dtype=torch.int32))
+    energies = []
+    for atoms in frames:
+        outputs = calculator.run_model(
+            atoms, {"energy": ModelOutput(sample_kind="system")}, selected_atoms=center
+        )
+        energies.append(float(outputs["energy"].block().values[0, 0]))
+    return np.array(energies)
 
 
 def add_cli_arguments(parser):
@@ -139,6 +194,13 @@ def run_cli(args) -> int:
     print(f"  {'model':6s} {'Mean':>7s} {'Diff':>7s}")
     for name, row in result["rows"].items():
         print(f"  {name:6s} {row['mean']:7.3f} {row['diff']:7.3f}")
+    print("Exported (metatomic), centre energies of the test pairs through ASE:")
+    for exported in result["exported"].values():
+        difference = exported["partner_difference"]
+        text = (
+            "metatomic-ase not installed" if difference is None else f"{difference:.2e}"
+        )
+        print(f"  {exported['path']}: largest partner difference {text}")
     print(
         f"Plots in {args.out} (parity.png, models/*/loss.png); "
         f"{result['seconds']:.0f} s"
