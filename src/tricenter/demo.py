@@ -133,7 +133,12 @@ def export_models(table, out: Path, names) -> dict:
         export(model, path, name=f"tricenter demo {name}")
         difference = None
         if find_spec("metatomic_ase") is not None:
-            energies = engine_center_energies(path, frames)
+            from metatomic_ase import MetatomicCalculator
+
+            calculator = MetatomicCalculator(
+                str(path), extensions_directory=str(out / "extensions")
+            )
+            energies = engine_center_energies(calculator, frames)
             difference = float(
                 np.max(np.abs(energies[0::2] - energies[1::2]))
                 / np.max(np.abs(energies))
@@ -142,16 +147,12 @@ def export_models(table, out: Path, names) -> dict:
     return result
 
 
-def engine_center_energies(path: Path, frames: list) -> np.ndarray:
-    """Energy of atom 0 of each frame, computed by ``metatomic-ase`` from an exported
-    model file."""
+def engine_center_energies(calculator, frames: list) -> np.ndarray:
+    """Energy of atom 0 of each frame (the B8 centre), computed by a
+    ``metatomic_ase.MetatomicCalculator``."""
     from metatensor.torch import Labels
     from metatomic.torch import ModelOutput
-    from metatomic_ase import MetatomicCalculator
 
-    calculator = MetatomicCalculator(
-        str(path), extensions_directory=str(path.parent / "extensions")
-    )
     center = Labels(["system", "atom"], torch.tensor([[0, 0]], dtype=torch.int32))
     energies = []
     for atoms in frames:
