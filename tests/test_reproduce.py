@@ -127,7 +127,9 @@ def test_demo_exports_models_that_run_in_ase(tiny_pairs, tmp_path):
     sizes.update(encoder_hidden=[8], head_hidden=[8], epochs=2, triplet_epochs=1)
     result = run_demo(tmp_path, data=tiny_pairs, progress=False, sizes=sizes)
     exported = result["exported"]
-    assert exported["B_NL"]["partner_difference"] > 1e-9
-    assert exported["D_NL"]["partner_difference"] < 1e-10
+    # the shipped geometries are rounded to 1e-8 Å, so the partners' bispectra agree
+    # to ~1e-9 only; tiny models give ~2e-4 (B_NL) and <= 2e-11 (D_NL), seeds 0-2
+    assert exported["B_NL"]["partner_difference"] > 1e-6
+    assert exported["D_NL"]["partner_difference"] < 1e-8
     for name in ("B_NL", "D_NL"):
         assert load(exported[name]["path"]).capabilities().dtype == "float64"
