@@ -337,6 +337,23 @@ def test_chunks_give_the_same_result(calculator):
         )
 
 
+def test_chunks_keep_gradients(calculator):
+    """Chunks write into one preallocated output; gradients still flow through it."""
+    frames = [_molecule(0), _periodic()]
+    gradients = []
+    for max_triplets in (10**9, 20):
+        systems = systems_with_neighbors(
+            frames, calculator.cutoff, positions_requires_grad=True
+        )
+        features = calculator.compute(systems, max_triplets=max_triplets)
+        total = sum((block.values**2).sum() for block in features.blocks())
+        positions = [system.positions for system in systems]
+        gradients.append(torch.autograd.grad(total, positions))
+    for whole, chunked in zip(*gradients):
+        assert float(whole.abs().max()) > 0
+        torch.testing.assert_close(whole, chunked, rtol=1e-10, atol=1e-12)
+
+
 def test_ase_fast_path_matches_systems(calculator):
     mixed = _periodic()
     mixed.pbc = [True, False, True]

@@ -1,7 +1,7 @@
 """The metatensor layer: :py:class:`TripletFeatures`."""
 
 import itertools
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 import torch
 from metatensor.torch import Labels, TensorBlock, TensorMap
@@ -204,6 +204,24 @@ class TripletFeatures(torch.nn.Module):
         properties: List[Labels],
         summed: bool,
     ) -> TensorMap:
+        values, samples, types = self._contract(pairs, atomic_types, summed, None)
+        if summed:
+            sample_names = ["system", "atom"]
+        else:
+            sample_names = self._sample_names
+        return self._assemble(
+            values, samples, types, sample_names, atomic_types, properties
+        )
+
+    def _contract(
+        self,
+        pairs: Pairs,
+        atomic_types: List[int],
+        summed: bool,
+        out: Optional[List[torch.Tensor]],
+    ) -> Tuple[List[torch.Tensor], torch.Tensor, torch.Tensor]:
+        """Values of every block (written into ``out`` when given), the samples and
+        the ``(center, neighbor_1, neighbor_2)`` type indices of each triplet."""
         device = pairs.vectors.device
         known = torch.tensor(atomic_types, device=device)
         n_types = len(atomic_types)
@@ -232,12 +250,11 @@ class TripletFeatures(torch.nn.Module):
             pair_center = pairs.pair_center
 
         values, first, second = self.contraction(
-            expansion, density[pair_center], pair_center, n_centers
+            expansion, density[pair_center], pair_center, n_centers, out
         )
         triplet_center = pair_center[first]
         if summed:
             samples = pairs.centers[triplet_center]
-            sample_names = ["system", "atom"]
         else:
             samples = torch.cat(
                 [
@@ -249,12 +266,29 @@ class TripletFeatures(torch.nn.Module):
                 ],
                 dim=1,
             )
-            sample_names = self._sample_names
-        samples = samples.to(torch.int32)
+        types = torch.stack(
+            [
+                center_index[triplet_center],
+                neighbor_index[first],
+                neighbor_index[second],
+            ],
+            dim=1,
+        )
+        return values, samples.to(torch.int32), types
 
-        center_types = center_index[triplet_center]
-        first_types = neighbor_index[first]
-        second_types = neighbor_index[second]
+    def _assemble(
+        self,
+        values: List[torch.Tensor],
+        samples: torch.Tensor,
+        types: torch.Tensor,
+        sample_names: List[str],
+        atomic_types: List[int],
+        properties: List[Labels],
+    ) -> TensorMap:
+        """One block per ``(lambda, sigma)`` and triplet of types; all type keys are
+        present, empty where no triplet matches."""
+        device = samples.device
+        n_types = len(atomic_types)
         keys: List[List[int]] = []
         blocks: List[TensorBlock] = []
         for block_index, (o3_lambda, o3_sigma) in enumerate(self.contraction.blocks):
@@ -269,9 +303,7 @@ class TripletFeatures(torch.nn.Module):
                 for b in range(n_types):
                     for c in range(n_types):
                         mask = (
-                            (center_types == a)
-                            & (first_types == b)
-                            & (second_types == c)
+                            (types[:, 0] == a) & (types[:, 1] == b) & (types[:, 2] == c)
                         )
                         keys.append(
                             [
@@ -361,8 +393,20 @@ class TripletFeatures(torch.nn.Module):
         chunk_ids = torch.unique(chunk_of_center)
         if len(chunk_ids) <= 1:
             return self._triplets(pairs, types, properties, False)
+        # every chunk writes its rows of one preallocated output: no joining copies
+        n_triplets = int((counts * counts).sum())
+        sizes = self.contraction.block_sizes(len(types))
+        values = [
+            pairs.vectors.new_empty((n_triplets, 2 * o3_lambda + 1, size))
+            for (o3_lambda, _), size in zip(self.contraction.blocks, sizes)
+        ]
+        device = pairs.centers.device
+        samples = torch.empty(
+            (n_triplets, len(self._sample_names)), dtype=torch.int32, device=device
+        )
+        triplet_types = torch.empty((n_triplets, 3), dtype=torch.long, device=device)
         pair_offsets = torch.cumsum(counts, 0) - counts
-        chunks = []
+        triplet_offsets = cumulative - counts * counts
         for chunk in chunk_ids:
             centers = torch.nonzero(chunk_of_center == chunk)[:, 0]
             first, last = int(centers[0]), int(centers[-1]) + 1
@@ -377,8 +421,14 @@ class TripletFeatures(torch.nn.Module):
                 pairs.neighbor_types[start:stop],
                 pairs.cell_shifts[start:stop],
             )
-            chunks.append(self._triplets(chunk_pairs, types, properties, False))
-        return _join_samples(chunks)
+            rows = slice(int(triplet_offsets[first]), int(cumulative[last - 1]))
+            out = [block[rows] for block in values]
+            _, samples[rows], triplet_types[rows] = self._contract(
+                chunk_pairs, types, False, out
+            )
+        return self._assemble(
+            values, samples, triplet_types, self._sample_names, types, properties
+        )
 
     @torch.jit.unused
     def compute_sum(self, systems, selected_samples=None) -> TensorMap:
@@ -472,20 +522,3 @@ class TripletFeatures(torch.nn.Module):
                 entries.append(([a, b], density[mask, :, index], pairs.centers[mask]))
         key_names = ["o3_lambda", "o3_sigma", "center_type", "neighbor_type"]
         return self._by_angular(entries, ["system", "atom"], key_names)
-
-
-def _join_samples(tensors: List[TensorMap]) -> TensorMap:
-    """Concatenate TensorMaps with identical keys and properties along samples."""
-    blocks = []
-    for index in range(len(tensors[0].keys)):
-        parts = [tensor.block(index) for tensor in tensors]
-        samples = torch.cat([part.samples.values for part in parts])
-        blocks.append(
-            TensorBlock(
-                values=torch.cat([part.values for part in parts]),
-                samples=Labels(parts[0].samples.names, samples, assume_unique=True),
-                components=parts[0].components,
-                properties=parts[0].properties,
-            )
-        )
-    return TensorMap(tensors[0].keys, blocks)

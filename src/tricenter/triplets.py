@@ -23,7 +23,7 @@ where :math:`X_{ij'}` depends on a single pair. Every triplet of a centre is the
 batched matrix product over the centre's pairs: no loop over atoms, pairs or triplets.
 """
 
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import torch
 
@@ -216,11 +216,20 @@ class TripletContraction(torch.nn.Module):
 
         :param n_types: number of atomic types in the neighbour density
         """
+        sizes = self.block_sizes(n_types)
         return sum(
-            group.size(self.n_radial, n_types)
-            for index, group in enumerate(self.groups)
-            if self.blocks[self.block_of_group[index]][0] == 0
+            size for (o3_lambda, _), size in zip(self.blocks, sizes) if o3_lambda == 0
         )
+
+    def block_sizes(self, n_types: int) -> List[int]:
+        """Number of properties of each block.
+
+        :param n_types: number of atomic types in the neighbour density
+        """
+        sizes = [0 for _ in self.blocks]
+        for index, group in enumerate(self.groups):
+            sizes[self.block_of_group[index]] += group.size(self.n_radial, n_types)
+        return sizes
 
     def forward(
         self,
@@ -228,6 +237,7 @@ class TripletContraction(torch.nn.Module):
         center_density: torch.Tensor,
         pair_center: torch.Tensor,
         n_centers: int,
+        out: Optional[List[torch.Tensor]] = None,
     ) -> Tuple[List[torch.Tensor], torch.Tensor, torch.Tensor]:
         """Triplet features of every ordered pair of neighbours of every centre.
 
@@ -236,6 +246,8 @@ class TripletContraction(torch.nn.Module):
             of each pair's centre
         :param pair_center: ``(n_pairs,)`` centre index of each pair, non-decreasing
         :param n_centers: number of centres
+        :param out: tensors to write the blocks into (shapes as returned), for
+            instance rows of a larger output; new tensors when ``None``
         :return: one ``(n_triplets, 2 lambda + 1, n_properties)`` tensor per block,
             and ``first_pair``, ``second_pair`` ``(n_triplets,)``
         """
@@ -249,16 +261,19 @@ class TripletContraction(torch.nn.Module):
         # and each group's product lands in the output with a single copy
         dense = n_triplets == n_padded
         n_types = center_density.shape[2] // self.n_radial
-        sizes = [0 for _ in self.blocks]
-        for index, group in enumerate(self.groups):
-            sizes[self.block_of_group[index]] += group.size(self.n_radial, n_types)
+        sizes = self.block_sizes(n_types)
         blocks: List[torch.Tensor] = []
         for block_index, (o3_lambda, _) in enumerate(self.blocks):
-            blocks.append(
-                pair_expansion.new_empty(
-                    (n_triplets, 2 * o3_lambda + 1, sizes[block_index])
-                )
-            )
+            shape = [n_triplets, 2 * o3_lambda + 1, sizes[block_index]]
+            if out is None:
+                blocks.append(pair_expansion.new_empty(shape))
+            else:
+                if list(out[block_index].shape) != shape:
+                    raise ValueError(
+                        f"out[{block_index}] has shape {list(out[block_index].shape)}"
+                        f", expected {shape}"
+                    )
+                blocks.append(out[block_index])
 
         offsets = [0 for _ in self.blocks]
         for index, group in enumerate(self.groups):
