@@ -275,6 +275,12 @@ class TripletContraction(torch.nn.Module):
                     )
                 blocks.append(out[block_index])
 
+        slot_center = torch.div(
+            triplet_slot, max_neighbors * max_neighbors, rounding_mode="floor"
+        )
+        slot_first = torch.div(triplet_slot, max_neighbors, rounding_mode="floor")
+        slot_first = slot_first % max_neighbors
+        slot_second = triplet_slot % max_neighbors
         offsets = [0 for _ in self.blocks]
         for index, group in enumerate(self.groups):
             ell_1 = group.ell_1
@@ -296,8 +302,9 @@ class TripletContraction(torch.nn.Module):
                 target = target.unflatten(0, shape)
                 target.unflatten(-1, [self.n_radial, n_features]).copy_(features)
             else:
-                features = features.reshape(n_padded, n_mu, width)
-                target.copy_(features[triplet_slot])
+                # gather straight from the (strided) product: one copy
+                picked = features[slot_center, slot_first, slot_second]
+                target.unflatten(-1, [self.n_radial, n_features]).copy_(picked)
         return blocks, first, second
 
     def linear(
