@@ -354,6 +354,24 @@ def test_chunks_keep_gradients(calculator):
         torch.testing.assert_close(whole, chunked, rtol=1e-10, atol=1e-12)
 
 
+def test_contraction_refuses_wrong_output_buffers():
+    from tricenter.triplets import TripletContraction
+
+    contraction = TripletContraction(max_angular=1, n_radial=2, o3_lambdas=[0])
+    generator = torch.Generator().manual_seed(0)
+    expansion = torch.randn((3, 4, 2), generator=generator, dtype=torch.float64)
+    density = torch.randn((3, 4, 2), generator=generator, dtype=torch.float64)
+    pair_center = torch.tensor([0, 0, 1])
+    values, _, _ = contraction(expansion, density, pair_center, 2)
+    written = [torch.full_like(block, float("nan")) for block in values]
+    contraction(expansion, density, pair_center, 2, written)
+    for block, expected in zip(written, values):
+        torch.testing.assert_close(block, expected)
+    wrong = [block[:-1] for block in values]
+    with pytest.raises(ValueError, match=r"out\[0\] has shape"):
+        contraction(expansion, density, pair_center, 2, wrong)
+
+
 def test_ase_fast_path_matches_systems(calculator):
     mixed = _periodic()
     mixed.pbc = [True, False, True]
