@@ -152,6 +152,12 @@ def markdown(result):
             f"| {row['force_relative_rmse']:.3f} | {row['difference_pearson_r']:.3f} "
             f"| {100 * row['difference_sign_agreement']:.0f} % |"
         )
+    if "epochs" in result:
+        lines += [
+            "",
+            f"Training: {result['epochs']} epochs, "
+            f"{result['training_seconds'] / 60:.0f} min in all (one CPU thread).",
+        ]
     lines.append("")
     return "\n".join(lines)
 

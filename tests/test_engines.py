@@ -23,6 +23,7 @@ import ase.io
 import numpy as np
 import pytest
 import torch
+import yaml
 from metatomic.torch import ModelOutput
 
 import tricenter.export
@@ -215,6 +216,7 @@ def test_clean_host_forces_and_stress(which, request, tmp_path, record_property)
 CLEAN_HESSIAN = r"""
 import json, sys
 import torch
+import yaml
 from metatomic.torch import (
     ModelEvaluationOptions, ModelOutput, System, load_atomistic_model
 )
@@ -809,3 +811,40 @@ def test_trained_b8_model(b8_frames, shared_data, record_property):
     # measured: 0.022 / 0.206 (docs/results/b8-pbe-triplet.md)
     assert errors["mean"] < 0.05
     assert errors["diff"] < 0.5
+
+
+def test_evaluation_script(shared_data, tmp_path):
+    """``scripts/evaluate_b8_model.py`` runs the exported model on a split of the
+    data named by a configuration and writes its table, numbers and figure."""
+    config = yaml.safe_load((MODELS / "b8-pbe-triplet.yaml").read_text())
+    config["data"]["path"] = str(shared_data / Path(config["data"]["path"]).name)
+    config["data"]["max_frames"] = 40
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    log = (
+        "epoch,train_loss,val_loss,lr,time\n0,1.0,2.0,0.001,3.0\n1,0.5,1.0,0.001,3.0\n"
+    )
+    (tmp_path / "log.csv").write_text(log)
+    script = MODELS.parent / "scripts" / "evaluate_b8_model.py"
+    subprocess.run(
+        [sys.executable, str(script), "--model", str(TRAINED_B8)]
+        + [
+            "--config",
+            str(tmp_path / "config.yaml"),
+            "--log",
+            str(tmp_path / "log.csv"),
+        ]
+        + ["--out", str(tmp_path / "out")],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    result = json.loads((tmp_path / "out" / "b8-pbe-triplet.json").read_text())
+    assert set(result["parts"]) == {"train", "val", "test"}
+    assert result["parts"]["train"]["n_pairs"] == 16
+    assert result["epochs"] == 2 and result["training_seconds"] == 6.0
+    for part in result["parts"].values():
+        assert all(np.isfinite(value) for value in part.values())
+    train = result["parts"]["train"]
+    assert train["diff"] < 1 and train["force_relative_rmse"] < 0.2
+    assert "| test | 2 |" in (tmp_path / "out" / "b8-pbe-triplet.md").read_text()
+    assert (tmp_path / "out" / "b8-pbe-triplet.png").stat().st_size > 10_000
