@@ -808,7 +808,7 @@ def test_trained_b8_model(b8_frames, shared_data, record_property):
     errors = pair_metrics(predicted, dataset.energies[test])
     record_property("b8_model_test_mean", errors["mean"])
     record_property("b8_model_test_diff", errors["diff"])
-    # measured: 0.022 / 0.206 (docs/results/b8-pbe-triplet.md)
+    # measured: 0.021 / 0.187 (docs/results/b8-pbe-triplet.md)
     assert errors["mean"] < 0.05
     assert errors["diff"] < 0.5
 
