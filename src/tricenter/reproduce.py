@@ -17,6 +17,7 @@ interrupted run resumes.
 """
 
 import dataclasses
+import functools
 import json
 import time
 from dataclasses import dataclass, field
@@ -211,6 +212,22 @@ def _frames_of(pairs: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------ runner
+def _row(build):
+    """A row of the table: the stored result of a finished row, or ``build`` (which
+    returns the test predictions and targets) timed, its errors stored."""
+
+    @functools.wraps(build)
+    def run(self, name, *args, **kwargs):
+        done = self._done(name)
+        if done is not None:
+            return done
+        start = time.perf_counter()
+        predicted, target = build(self, name, *args, **kwargs)
+        return self._record(name, predicted, target, time.perf_counter() - start)
+
+    return run
+
+
 class Table1:
     """One reproduction run; see :py:func:`run_table1`."""
 
@@ -438,21 +455,17 @@ class Table1:
         path = self.out / "rows" / f"{name}.json"
         return json.loads(path.read_text()) if path.exists() else None
 
-    def _record(self, name, predicted, target, seconds, extra=None):
+    def _record(self, name, predicted, target, seconds):
         row = pair_metrics(predicted, target)
         row["seconds"] = seconds
-        row.update(extra or {})
         np.save(self.out / "rows" / f"{name}.npy", np.asarray(predicted))
         (self.out / "rows" / f"{name}.json").write_text(json.dumps(row, indent=2))
         return row
 
+    @_row
     def vector_model(self, name, linear: bool, latent: int, epochs: int):
         from .models import TripletVectorModel
 
-        done = self._done(name)
-        if done is not None:
-            return done
-        start = time.perf_counter()
         dtype = torch.float64 if linear else self.triplet_dtype
         torch.manual_seed(self.seed)
         model = TripletVectorModel(
@@ -470,7 +483,7 @@ class Table1:
         torch.save(model.state_dict(), self.out / "models" / name / "model.pt")
         predicted = self._predict_vectors(model, dtype)
         target = self.high_order["test"].numpy()
-        return self._record(name, predicted, target, time.perf_counter() - start)
+        return predicted, target
 
     def _load_vector_model(self, name, linear, latent):
         from .models import TripletVectorModel
@@ -487,14 +500,11 @@ class Table1:
         model.load_state_dict(torch.load(self.out / "models" / name / "model.pt"))
         return model, dtype
 
+    @_row
     def latent_energy_model(self, name, source, linear):
         """A_L / A_NL: an energy MLP on the frozen latent features of A^ρ."""
         from .models import TripletEnergyModel
 
-        done = self._done(name)
-        if done is not None:
-            return done
-        start = time.perf_counter()
         vector, dtype = self._load_vector_model(source, linear, self.preset.latent)
         torch.manual_seed(self.seed)
         model = TripletEnergyModel(
@@ -516,17 +526,12 @@ class Table1:
             self.preset.epochs,
         )
         predicted = self._predict_energies(model.to(dtype), dtype=dtype)
-        return self._record(
-            name, predicted, self.targets_of("test"), time.perf_counter() - start
-        )
+        return predicted, self.targets_of("test")
 
+    @_row
     def triplet_energy_model(self, name, linear: bool):
         from .models import TripletEnergyModel
 
-        done = self._done(name)
-        if done is not None:
-            return done
-        start = time.perf_counter()
         dtype = torch.float64 if linear else self.triplet_dtype
         torch.manual_seed(self.seed)
         model = TripletEnergyModel(
@@ -558,9 +563,7 @@ class Table1:
             True,
         )
         predicted = self._predict_energies(model, dtype=dtype)
-        return self._record(
-            name, predicted, self.targets_of("test"), time.perf_counter() - start
-        )
+        return predicted, self.targets_of("test")
 
     def _save_energy_model(
         self, name, model, kind, encoder_hidden, head_hidden, head_activation
@@ -592,13 +595,10 @@ class Table1:
             self.out / "models" / name / "model.pt",
         )
 
+    @_row
     def bispectrum_model(self, name, linear: bool):
         from .models import BispectrumEnergyModel
 
-        done = self._done(name)
-        if done is not None:
-            return done
-        start = time.perf_counter()
         torch.manual_seed(self.seed)
         model = BispectrumEnergyModel(
             self.hypers,
@@ -623,17 +623,12 @@ class Table1:
             not linear,
         )
         predicted = self._predict_energies(model)
-        return self._record(
-            name, predicted, self.targets_of("test"), time.perf_counter() - start
-        )
+        return predicted, self.targets_of("test")
 
+    @_row
     def nice_model(self, name, linear: bool):
         from .models import FeatureEnergyModel
 
-        done = self._done(name)
-        if done is not None:
-            return done
-        start = time.perf_counter()
         torch.manual_seed(self.seed)
         model = FeatureEnergyModel(
             self.nice.n_features(),
@@ -649,12 +644,7 @@ class Table1:
         self._fit(name, model, loss, self.preset.epochs)
         with torch.no_grad():
             predicted = model(self.high_order["test"] * scale, self.center_type["test"])
-        return self._record(
-            name,
-            predicted.numpy(),
-            self.targets_of("test"),
-            time.perf_counter() - start,
-        )
+        return predicted.numpy(), self.targets_of("test")
 
     # -------------------------------------------------------------------- run
     def run(self) -> dict:
