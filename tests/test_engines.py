@@ -152,30 +152,33 @@ json.dump(result, sys.stdout)
 """
 
 
-def run_clean_host(path, atoms, delta, tmp_path):
-    """Energy, forces, stress and displaced energies from a fresh process that
-    imports ASE and metatomic-ase only."""
-    pytest.importorskip("metatomic_ase", reason="metatomic-ase is not installed")
+def clean_process(script, path, frames, tmp_path, *arguments):
+    """Run ``script`` on an exported model and structures in a fresh Python process
+    without ``PYTHONPATH`` (so neither tricenter nor sphericart can be imported by
+    accident); returns its JSON output and its stderr."""
     # JSON keeps every bit of the positions (extxyz rounds them to 1e-8 A, which
     # central differences with delta = 1e-4 A would amplify)
     structures = tmp_path / "structures.json"
-    frames = [
-        {
-            "numbers": frame.numbers.tolist(),
-            "positions": frame.positions.tolist(),
-            "cell": frame.cell.array.tolist(),
-        }
-        for frame in [atoms] + displaced(atoms, delta)
-    ]
-    structures.write_text(json.dumps(frames))
+    structures.write_text(
+        json.dumps(
+            [
+                {
+                    "numbers": frame.numbers.tolist(),
+                    "positions": frame.positions.tolist(),
+                    "cell": frame.cell.array.tolist(),
+                }
+                for frame in frames
+            ]
+        )
+    )
     environment = {
         key: value
         for key, value in os.environ.items()
         if key not in ("PYTHONPATH", "PYTHONSTARTUP")
     }
     process = subprocess.run(
-        [sys.executable, "-c", CLEAN_HOST, str(path), str(path.parent / "extensions")]
-        + [str(structures)],
+        [sys.executable, "-c", script, str(path), str(path.parent / "extensions")]
+        + [str(structures), *arguments],
         capture_output=True,
         text=True,
         cwd=tmp_path,
@@ -187,6 +190,13 @@ def run_clean_host(path, atoms, delta, tmp_path):
     # the host never imported the Python side of tricenter or sphericart
     assert result["modules"] == []
     return result, process.stderr
+
+
+def run_clean_host(path, atoms, delta, tmp_path):
+    """Energy, forces, stress and displaced energies from a fresh process that
+    imports ASE and metatomic-ase only."""
+    pytest.importorskip("metatomic_ase", reason="metatomic-ase is not installed")
+    return clean_process(CLEAN_HOST, path, [atoms] + displaced(atoms, delta), tmp_path)
 
 
 @pytest.mark.parametrize("which", ["exported", "exported_deepset"])
@@ -274,35 +284,7 @@ def test_clean_host_second_derivatives(exported, tmp_path, record_property):
     sphericart.torch, agree with finite differences of the forces."""
     pytest.importorskip("metatomic_ase", reason="metatomic-ase is not installed")
     atoms = periodic_cell(seed=18)
-    structure = tmp_path / "structure.json"
-    structure.write_text(
-        json.dumps(
-            [
-                {
-                    "numbers": atoms.numbers.tolist(),
-                    "positions": atoms.positions.tolist(),
-                    "cell": atoms.cell.array.tolist(),
-                }
-            ]
-        )
-    )
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("PYTHONPATH", "PYTHONSTARTUP")
-    }
-    process = subprocess.run(
-        [sys.executable, "-c", CLEAN_HESSIAN, str(exported)]
-        + [str(exported.parent / "extensions"), str(structure), "1e-5"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=environment,
-        timeout=600,
-    )
-    assert process.returncode == 0, process.stderr[-3000:]
-    result = json.loads(process.stdout)
-    assert result["modules"] == []
+    result, _ = clean_process(CLEAN_HESSIAN, exported, [atoms], tmp_path, "1e-5")
     record_property(
         "clean_hessian_fd",
         assert_relative(result["autograd"], result["finite"], 1e-6),
