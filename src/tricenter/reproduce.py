@@ -464,18 +464,8 @@ class Table1:
 
     @_row
     def vector_model(self, name, linear: bool, latent: int, epochs: int):
-        from .models import TripletVectorModel
-
-        dtype = torch.float64 if linear else self.triplet_dtype
         torch.manual_seed(self.seed)
-        model = TripletVectorModel(
-            self.hypers,
-            self.atomic_types,
-            self.nice.n_features(),
-            latent=latent,
-            encoder_hidden=[] if linear else self.preset.encoder_hidden,
-            decoder_hidden=self.preset.decoder_hidden,
-        ).to(dtype)
+        model, dtype = self._new_vector_model(linear, latent)
         train = self.triplet_systems["train"] if not linear else self.systems["train"]
         model.encoder.calibrate(train[:64], self.selection(min(64, len(train)), [0]))
         self._set_vector_scales(model)
@@ -485,7 +475,8 @@ class Table1:
         target = self.high_order["test"].numpy()
         return predicted, target
 
-    def _load_vector_model(self, name, linear, latent):
+    def _new_vector_model(self, linear, latent):
+        """An A^ρ model (decoding to the ν ≤ 7 features) and its dtype."""
         from .models import TripletVectorModel
 
         dtype = torch.float64 if linear else self.triplet_dtype
@@ -497,6 +488,10 @@ class Table1:
             encoder_hidden=[] if linear else self.preset.encoder_hidden,
             decoder_hidden=self.preset.decoder_hidden,
         ).to(dtype)
+        return model, dtype
+
+    def _load_vector_model(self, name, linear, latent):
+        model, dtype = self._new_vector_model(linear, latent)
         model.load_state_dict(torch.load(self.out / "models" / name / "model.pt"))
         return model, dtype
 
