@@ -15,7 +15,7 @@ import torch
 from featomic.clebsch_gordan import DensityCorrelations
 
 from tricenter import PAPER_HYPERS, TripletFeatures
-from tricenter.structures import b8_pairs
+from tricenter.datasets.structures import b8_pairs
 
 
 HYPERS = {

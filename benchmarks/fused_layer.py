@@ -17,10 +17,10 @@ import numpy as np
 import psutil
 import torch
 
+from tricenter.datasets.structures import b8_pairs
+from tricenter.features.neighbors import systems_with_neighbors
 from tricenter.models import PAPER_HYPERS, TripletEnergyModel
-from tricenter.neighbors import systems_with_neighbors
-from tricenter.structures import b8_pairs
-from tricenter.training import selection
+from tricenter.train.training import selection
 
 
 def materialised_xi(encoder, systems, selected):

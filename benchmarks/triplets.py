@@ -8,8 +8,8 @@ all cases run in one invocation, on the same structures::
 
 Cases:
 
-(a) B8 clusters (``tricenter.structures.b8_pairs``), centre atom only, paper hypers
-    (7344 invariant features, 49 triplets per structure);
+(a) B8 clusters (``tricenter.datasets.b8_pairs``), centre atom only, paper
+    hypers (7344 invariant features, 49 triplets per structure);
 (b) a periodic 512-atom silicon crystal with ~28 neighbours per atom, smaller hypers.
 
 For each: tricenter's full triplet map (``compute``), its per-centre sums
@@ -44,7 +44,7 @@ CRYSTAL = {
 
 def structures(case, quick):
     if case == "b8":
-        from tricenter.structures import b8_pairs
+        from tricenter.datasets.structures import b8_pairs
 
         n_pairs = 50 if quick else 1000
         return b8_pairs(n_pairs, seed=12345), PAPER_HYPERS, [[0]]
@@ -107,8 +107,8 @@ def run_featomic(frames, hypers, centers):
 def run_naive(frames, hypers, centers):
     """Eq. 1 with dense (l m) x (l m) x (l m) CG tensors and one einsum per batch."""
     from tricenter import TripletFeatures
-    from tricenter.cg import real_clebsch_gordan
-    from tricenter.triplets import coupling_paths
+    from tricenter.features.cg import real_clebsch_gordan
+    from tricenter.features.contraction import coupling_paths
 
     calculator = TripletFeatures(**hypers)
     max_angular = hypers["basis"]["max_angular"]

@@ -13,7 +13,7 @@ import metatensor.torch as mts
 import torch
 
 from tricenter import TripletFeatures
-from tricenter.structures import b8_pairs
+from tricenter.datasets.structures import b8_pairs
 
 
 # %%

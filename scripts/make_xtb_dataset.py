@@ -2,7 +2,7 @@
 Regenerate the embedded data set ``src/tricenter/data/b8-xtb-pairs.xyz.gz``.
 
 The 4000 bispectrum-degenerate B8 pairs of the paper
-(:py:func:`tricenter.structures.b8_pairs` with seed 12345; frame ``2k`` is pair
+(:py:func:`tricenter.datasets.b8_pairs` with seed 12345; frame ``2k`` is pair
 ``k`` '+', frame ``2k + 1`` its '-' partner) are labelled with GFN2-xTB (tblite) by
 :py:func:`tricenter.labelling.label_file`: energies, forces, and targets relative to
 the same method on the B8 minimum ``b8-reference-minimum.xyz`` of the shared data.
@@ -35,8 +35,8 @@ import ase.io
 import numpy as np
 from ase.units import Hartree
 
-from tricenter.labelling import failed_path, label_file, read_labelled
-from tricenter.structures import b8_pairs
+from tricenter.datasets.structures import b8_pairs
+from tricenter.labelling.label import failed_path, label_file, read_labelled
 
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,6 +1,10 @@
 """Complete three-centre (triplet) descriptors of atomic environments."""
 
-from .hypers import PAPER_HYPERS
+from . import _compat
+from .features.hypers import PAPER_HYPERS
+
+
+_compat.install()
 
 
 __version__ = "0.1.0.dev0"
@@ -11,7 +15,7 @@ def __getattr__(name):
     # torch and metatensor load only when the calculator is first used, so that
     # ``tricenter --help`` and ``tricenter label`` start quickly
     if name == "TripletFeatures":
-        from .calculator import TripletFeatures
+        from .features.calculator import TripletFeatures
 
         return TripletFeatures
     raise AttributeError(f"module 'tricenter' has no attribute {name!r}")

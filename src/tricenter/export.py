@@ -12,7 +12,7 @@ An exported file is a TorchScript :py:class:`metatomic.torch.AtomisticModel`: AS
 - ``selected_atoms``, honoured: engines that add ghost atoms (LAMMPS) get energies of
   the selected atoms only.
 
-The harmonics of :py:mod:`tricenter.harmonics` carry their own first and second
+The harmonics of :py:mod:`tricenter.features.harmonics` carry their own first and second
 derivatives, so forces and stress stay right in hosts that never imported
 ``sphericart.torch`` (see :ref:`howto-engines`). The compiled extensions the model
 calls (sphericart-torch) are copied next to the model file, in an ``extensions``
@@ -360,7 +360,7 @@ def load_checkpoint(path: Union[str, Path]) -> torch.nn.Module:
     if isinstance(saved, torch.nn.Module):
         return saved.eval()
     if isinstance(saved, dict) and {"state_dict", "config"} <= set(saved):
-        from .training import DTYPES, build_model, load_config
+        from .train.training import DTYPES, build_model, load_config
 
         config = load_config(saved["config"])
         atomic_types = saved.get("atomic_types", config.model.atomic_types)

@@ -1,6 +1,6 @@
 """Models built on triplet features, and the baselines of the paper's Table 1."""
 
-from ..hypers import PAPER_HYPERS
+from ..features.hypers import PAPER_HYPERS
 from .baselines import BispectrumEnergyModel, FeatureEnergyModel, NiceFeatures
 from .deepset import (
     EnergyModel,
@@ -9,7 +9,7 @@ from .deepset import (
     TripletEnergyModel,
     TripletVectorModel,
 )
-from .mlp import mlp
+from .layers import mlp
 
 
 __all__ = [

@@ -13,9 +13,9 @@ import torch
 from metatensor.torch import Labels
 from metatomic.torch import System
 
-from ..cg import real_clebsch_gordan
-from ._inputs import TripletInputs
+from ..features.cg import real_clebsch_gordan
 from .deepset import EnergyModel
+from .inputs import TripletInputs
 
 
 class BispectrumEnergyModel(EnergyModel):

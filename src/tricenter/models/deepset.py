@@ -6,8 +6,9 @@
     E = \\sum_i \\varepsilon_{a_i}(\\xi(A_i))
 
 The first layer of :math:`\\phi` is fused into the triplet contraction
-(:py:meth:`tricenter.triplets.TripletContraction.linear`), so memory grows as
-``n_triplets * width``: the ``(n_triplets, n_features)`` triplet matrix is never built.
+(:py:meth:`tricenter.features.contraction.TripletContraction.linear`), so memory
+grows as ``n_triplets * width``: the ``(n_triplets, n_features)`` triplet matrix is
+never built.
 """
 
 import math
@@ -17,8 +18,8 @@ import torch
 from metatensor.torch import Labels
 from metatomic.torch import NeighborListOptions, System
 
-from ._inputs import TripletInputs
-from .mlp import mlp, normalization
+from .inputs import TripletInputs
+from .layers import mlp, normalization
 
 
 class TripletEncoder(torch.nn.Module):

@@ -1,0 +1,1 @@
+"""Training from a YAML configuration: the configuration, the data and the loop."""

@@ -1,0 +1,216 @@
+"""Training configuration: documented dataclasses, parsed strictly from YAML."""
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import List, Optional
+
+
+def _paper_hypers() -> dict:
+    from ..models import PAPER_HYPERS
+
+    return {key: dict(value) for key, value in PAPER_HYPERS.items()}
+
+
+@dataclass
+class DataConfig:
+    """Where the structures and their labels come from.
+
+    :param path: extxyz file (``.gz`` accepted)
+    :param energy_key: ``info`` key of the energy
+    :param energy_unit: ``"eV"``, ``"Ha"`` or ``"kcal/mol"``
+    :param energy_reference: subtracted from every energy, in ``energy_unit``
+    :param forces_key: ``arrays`` key of forces (or gradients); ``None`` to train
+        on energies only
+    :param forces_unit: ``"eV/A"`` or ``"Ha/Bohr"``
+    :param forces_are_gradients: the array holds dE/dR instead of forces
+    :param pair_key: ``info`` key grouping frames that must share a split (e.g.
+        the two partners of a degenerate pair)
+    :param consecutive_pairs: group frames ``2k`` and ``2k + 1`` (when the file has
+        no ``pair_key``)
+    :param selected_atoms: atom indices whose energies are summed (``None``: all)
+    :param max_frames: read only the first frames
+    """
+
+    path: str = ""
+    energy_key: str = "energy"
+    energy_unit: str = "eV"
+    energy_reference: float = 0.0
+    forces_key: Optional[str] = None
+    forces_unit: str = "eV/A"
+    forces_are_gradients: bool = False
+    pair_key: Optional[str] = None
+    consecutive_pairs: bool = False
+    selected_atoms: Optional[List[int]] = None
+    max_frames: Optional[int] = None
+
+
+@dataclass
+class ModelConfig:
+    """The model to train.
+
+    :param type: ``"triplet"`` (deep set on triplets) or ``"bispectrum"``
+    :param hypers: featomic-style ``cutoff``, ``density`` and ``basis``
+    :param atomic_types: known types (default: those of the training set)
+    :param latent: width of the deep set's latent features
+    :param encoder_hidden: hidden widths of the triplet encoder (empty: linear)
+    :param head_hidden: hidden widths of the energy heads (empty: linear)
+    :param encoder_norm: ``"layer"``, ``"group"`` or ``"none"``
+    :param head_norm: ``"layer"``, ``"group"`` or ``"none"``
+    :param head_activation: ``False`` stacks head layers linearly
+    """
+
+    type: str = "triplet"
+    hypers: dict = field(default_factory=_paper_hypers)
+    atomic_types: Optional[List[int]] = None
+    latent: int = 128
+    encoder_hidden: List[int] = field(default_factory=lambda: [128, 128])
+    head_hidden: List[int] = field(default_factory=list)
+    encoder_norm: str = "layer"
+    head_norm: str = "group"
+    head_activation: bool = True
+
+
+@dataclass
+class SplitConfig:
+    """Seeded split of the groups (pairs) into train / validation / test.
+
+    :param train: fraction of groups used for fitting
+    :param val: fraction used for the learning-rate schedule and early stopping
+    :param test: fraction only ever evaluated
+    :param seed: seed of the permutation
+    """
+
+    train: float = 0.8
+    val: float = 0.1
+    test: float = 0.1
+    seed: int = 0
+
+
+@dataclass
+class OptimConfig:
+    """Optimisation.
+
+    :param epochs: maximum number of epochs
+    :param batch_size: groups (pairs) per batch
+    :param learning_rate: Adam's initial learning rate
+    :param scheduler_patience: epochs without validation improvement before the
+        learning rate is multiplied by ``scheduler_factor``
+    :param scheduler_factor: factor of ReduceLROnPlateau
+    :param early_stopping: stop after this many epochs without improvement
+    :param forces_weight: weight of the force loss relative to the energy loss
+    :param dtype: ``"float64"`` or ``"float32"``
+    :param seed: seed of the model initialisation and of the batch order
+    :param threads: torch threads (``None``: torch's default)
+    :param progress: show progress bars
+    """
+
+    epochs: int = 100
+    batch_size: int = 16
+    learning_rate: float = 1e-3
+    scheduler_patience: int = 10
+    scheduler_factor: float = 0.5
+    early_stopping: int = 30
+    forces_weight: float = 1.0
+    dtype: str = "float64"
+    seed: int = 0
+    threads: Optional[int] = None
+    progress: bool = True
+
+
+@dataclass
+class Config:
+    """A complete training configuration (the YAML file of ``tricenter train``).
+
+    :param data: see :py:class:`DataConfig`
+    :param model: see :py:class:`ModelConfig`
+    :param split: see :py:class:`SplitConfig`
+    :param training: see :py:class:`OptimConfig`
+    :param output: output directory (checkpoints, log, plots, model)
+    :param resume: continue from ``output/checkpoint.pt`` when it exists
+    """
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    training: OptimConfig = field(default_factory=OptimConfig)
+    output: str = "tricenter-train"
+    resume: bool = True
+
+
+_SECTIONS = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "split": SplitConfig,
+    "training": OptimConfig,
+}
+
+
+def _build(cls, values, where: str):
+    if not isinstance(values, dict):
+        raise ValueError(f"'{where}' must be a mapping, got {type(values).__name__}")
+    names = [f.name for f in dataclasses.fields(cls)]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ValueError(
+            f"unknown key(s) {unknown} in '{where}'; allowed keys: {', '.join(names)}"
+        )
+    return cls(**values)
+
+
+def parse_config(values: dict) -> Config:
+    """Build a :py:class:`Config` from nested dictionaries, refusing unknown keys.
+
+    >>> config = parse_config({"data": {"path": "x.xyz"}, "training": {"epochs": 3}})
+    >>> config.training.epochs
+    3
+    """
+    if not isinstance(values, dict):
+        raise ValueError("the configuration must be a mapping")
+    names = [f.name for f in dataclasses.fields(Config)]
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ValueError(
+            f"unknown key(s) {unknown} in the configuration; allowed keys: "
+            f"{', '.join(names)}"
+        )
+    kwargs = {}
+    for name, value in values.items():
+        if name in _SECTIONS:
+            kwargs[name] = _build(_SECTIONS[name], value, name)
+        else:
+            kwargs[name] = value
+    config = Config(**kwargs)
+    _validate(config)
+    return config
+
+
+def _validate(config: Config):
+    if not config.data.path:
+        raise ValueError("'data.path' is required")
+    if config.model.type not in ("triplet", "bispectrum"):
+        raise ValueError(
+            f"model.type must be 'triplet' or 'bispectrum', got '{config.model.type}'"
+        )
+    if config.training.dtype not in ("float32", "float64"):
+        raise ValueError(
+            f"training.dtype must be float32 or float64, got '{config.training.dtype}'"
+        )
+    fractions = (config.split.train, config.split.val, config.split.test)
+    if min(fractions) < 0 or config.split.train <= 0 or abs(sum(fractions) - 1) > 1e-9:
+        raise ValueError(f"split fractions must be >= 0 and sum to 1, got {fractions}")
+    if config.data.energy_unit not in ENERGY_UNITS:
+        raise ValueError(
+            f"data.energy_unit must be one of {sorted(ENERGY_UNITS)}, got "
+            f"'{config.data.energy_unit}'"
+        )
+    if config.data.forces_unit not in FORCE_UNITS:
+        raise ValueError(
+            f"data.forces_unit must be one of {sorted(FORCE_UNITS)}, got "
+            f"'{config.data.forces_unit}'"
+        )
+
+
+#: conversion factors to eV
+ENERGY_UNITS = {"eV": 1.0, "Ha": 27.211386245988, "kcal/mol": 0.0433641043}
+#: conversion factors to eV/Å
+FORCE_UNITS = {"eV/A": 1.0, "Ha/Bohr": 27.211386245988 / 0.529177210903}

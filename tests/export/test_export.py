@@ -1,0 +1,471 @@
+"""Export to metatomic: the model file, its contract, and the loader's errors.
+
+The engines themselves (ASE, i-PI, TorchSim, LAMMPS, metatrain) are exercised in
+``test_engines.py``; the checks here go through ``metatomic-ase`` too, since that is how
+users reach an exported file.
+"""
+
+import json
+import zipfile
+from typing import List, Optional, Tuple
+
+import ase
+import ase.build
+import ase.io
+import numpy as np
+import pytest
+import torch
+from metatensor.torch import Labels
+from metatomic.torch import (
+    ModelOutput,
+    NeighborListOptions,
+    System,
+    read_model_metadata,
+)
+
+import tricenter
+import tricenter.cli
+import tricenter.export
+import tricenter.features.neighbors
+
+
+# smaller than the paper's, so that finite differences of whole cells stay fast
+SMALL_HYPERS = {
+    "cutoff": {"radius": 2.6, "smoothing": {"type": "ShiftedCosine", "width": 0.5}},
+    "density": {"type": "Gaussian", "width": 0.3, "center_atom_weight": 0.0},
+    "basis": {
+        "type": "TensorProduct",
+        "max_angular": 2,
+        "radial": {"type": "Gto", "max_radial": 1},
+    },
+}
+
+
+class SmallTripletEnergy(torch.nn.Module):
+    """A small complete triplet model with the tricenter energy-model interface:
+    :math:`\\xi_i = \\sum_{jj'} \\tanh(T_{ijj'} W)`, :math:`E_i = \\tanh(\\xi_i) v`.
+    """
+
+    atomic_types: List[int]
+
+    def __init__(self, atomic_types: List[int], width: int = 4, seed: int = 0):
+        super().__init__()
+        self.features = tricenter.TripletFeatures(
+            **SMALL_HYPERS, atomic_types=atomic_types
+        )
+        self.cutoff = self.features.cutoff
+        self.atomic_types = self.features.atomic_types
+        n_properties = len(self.features._properties[0])
+        generator = torch.Generator().manual_seed(seed)
+        phi = torch.randn(n_properties, width, generator=generator, dtype=torch.float64)
+        self.phi = torch.nn.Parameter(30 * phi / n_properties**0.5)
+        readout = torch.randn(width, generator=generator, dtype=torch.float64)
+        self.readout = torch.nn.Parameter(readout)
+
+    def requested_neighbor_lists(self) -> List[NeighborListOptions]:
+        return self.features.requested_neighbor_lists()
+
+    def forward(
+        self, systems: List[System], selected_atoms: Optional[Labels] = None
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        device = systems[0].positions.device
+        dtype = systems[0].positions.dtype
+        centers: List[torch.Tensor] = []
+        offsets: List[int] = []
+        n_total = 0
+        for index, system in enumerate(systems):
+            n_atoms = system.positions.shape[0]
+            atoms = torch.arange(n_atoms, device=device)
+            if selected_atoms is not None:
+                values = selected_atoms.values.to(device)
+                atoms = torch.unique(values[values[:, 0] == index, 1]).to(torch.long)
+            centers.append(torch.stack([torch.full_like(atoms, index), atoms], dim=1))
+            offsets.append(n_total)
+            n_total += n_atoms
+        all_centers = torch.cat(centers)
+        offset = torch.tensor(offsets, device=device)
+        row = torch.full((n_total,), -1, dtype=torch.long, device=device)
+        row[offset[all_centers[:, 0]] + all_centers[:, 1]] = torch.arange(
+            all_centers.shape[0], device=device
+        )
+
+        triplets = self.features(systems, selected_atoms)
+        latent = torch.zeros(
+            (all_centers.shape[0], self.phi.shape[1]), dtype=dtype, device=device
+        )
+        for key, block in triplets.items():
+            if int(key[0]) != 0 or int(key[1]) != 1:
+                continue
+            samples = block.samples.values.to(torch.long)
+            center = row[offset[samples[:, 0]] + samples[:, 1]]
+            summand = torch.tanh(block.values @ self.phi.to(dtype))
+            latent = latent.index_add(0, center, summand)
+        energies = torch.tanh(latent) @ self.readout.to(dtype)
+        return energies, latent, all_centers
+
+
+def periodic_cell(seed: int = 0) -> ase.Atoms:
+    """A sheared, rattled 8-atom C/H cell (every atom sees images of itself)."""
+    atoms = ase.build.bulk("C", "diamond", a=3.57, cubic=True)
+    atoms.numbers[[1, 6]] = 1
+    shear = np.array([[1.0, 0.04, 0.0], [0.0, 1.02, -0.03], [0.05, 0.0, 0.98]])
+    atoms.set_cell(atoms.cell.array @ shear, scale_atoms=True)
+    atoms.rattle(0.1, seed=seed)
+    return atoms
+
+
+def calculator(path, **kwargs):
+    """The metatomic-ase calculator of an exported model."""
+    MetatomicCalculator = pytest.importorskip(
+        "metatomic_ase", reason="metatomic-ase is not installed"
+    ).MetatomicCalculator
+
+    kwargs.setdefault("check_consistency", True)
+    return MetatomicCalculator(
+        str(path), extensions_directory=str(path.parent / "extensions"), **kwargs
+    )
+
+
+@pytest.fixture(scope="module")
+def model():
+    return SmallTripletEnergy([1, 6])
+
+
+@pytest.fixture(scope="module")
+def exported(model, tmp_path_factory):
+    """The float64 export of :py:func:`model`, in its own folder."""
+    path = tmp_path_factory.mktemp("export") / "model.pt"
+    tricenter.export.export(model, path)
+    return path
+
+
+def test_capabilities(exported):
+    loaded = tricenter.export.load(exported)
+    capabilities = loaded.capabilities()
+    assert capabilities.dtype == "float64"
+    assert capabilities.length_unit == "angstrom"
+    assert capabilities.interaction_range == 2.6
+    assert capabilities.atomic_types == [1, 6]
+    assert capabilities.supported_devices == ["cpu", "cuda"]
+    # metatomic adds "features", the deprecated alias of "feature"
+    assert {"energy", "feature"} <= set(capabilities.outputs.keys())
+    assert capabilities.outputs["energy"].unit == "eV"
+    assert capabilities.outputs["energy"].sample_kind == "atom"
+    assert capabilities.outputs["feature"].sample_kind == "atom"
+
+    (options,) = loaded.requested_neighbor_lists()
+    assert options.cutoff == 2.6
+    assert options.full_list
+    assert options.strict
+
+
+def test_metadata_cites_the_paper(exported):
+    metadata = read_model_metadata(str(exported))
+    references = " ".join(metadata.references["architecture"])
+    assert "Completeness of atomic structure representations" in references
+    assert "arXiv:2302.14770" in references
+    assert "Nigam" in references and "Ceriotti" in references
+    assert metadata.extra["tricenter-version"] == tricenter.__version__
+    assert metadata.extra["tricenter-export-format"] == "1"
+
+
+def test_extensions_are_collected(exported):
+    extensions = exported.parent / "extensions"
+    assert any(extensions.rglob("libsphericart_torch.so"))
+    with zipfile.ZipFile(exported) as archive:
+        (record,) = [name for name in archive.namelist() if name.endswith("extensions")]
+        names = [entry["name"] for entry in json.loads(archive.read(record))]
+    assert "sphericart_torch" in names
+
+
+def test_exported_matches_python(model, exported):
+    """The file computes what the Python model computes."""
+    atoms = periodic_cell()
+    systems = tricenter.features.neighbors.systems_with_neighbors([atoms], model.cutoff)
+    energies, latent, centers = model(systems)
+
+    results = calculator(exported).run_model(
+        atoms,
+        {
+            "energy": ModelOutput(sample_kind="atom"),
+            "feature": ModelOutput(sample_kind="atom"),
+        },
+    )
+    energy = results["energy"].block()
+    assert energy.samples.names == ["system", "atom"]
+    assert torch.equal(energy.samples.values, centers.to(torch.int32))
+    torch.testing.assert_close(
+        energy.values[:, 0], energies.detach(), rtol=1e-12, atol=1e-12
+    )
+    feature = results["feature"].block()
+    assert feature.properties.names == ["feature"]
+    torch.testing.assert_close(feature.values, latent.detach(), rtol=1e-12, atol=1e-12)
+
+
+def test_per_atom_sums_to_total(exported):
+    atoms = periodic_cell(seed=1)
+    calc = calculator(exported)
+    per_atom = calc.run_model(
+        atoms,
+        {
+            "energy": ModelOutput(sample_kind="atom"),
+            "feature": ModelOutput(sample_kind="atom"),
+        },
+    )
+    total = calc.run_model(
+        atoms,
+        {
+            "energy": ModelOutput(sample_kind="system"),
+            "feature": ModelOutput(sample_kind="system"),
+        },
+    )
+    for name in ("energy", "feature"):
+        summed = per_atom[name].block().values.sum(dim=0)
+        torch.testing.assert_close(
+            summed, total[name].block().values[0], rtol=1e-12, atol=1e-12
+        )
+    atoms.calc = calc
+    assert abs(atoms.get_potential_energy() - float(summed_energy(per_atom))) < 1e-10
+    np.testing.assert_allclose(
+        atoms.get_potential_energies(), per_atom["energy"].block().values[:, 0]
+    )
+
+
+def summed_energy(results) -> float:
+    return float(results["energy"].block().values.sum())
+
+
+def test_selected_atoms_equal_atoms_without_ghosts(exported):
+    """LAMMPS' layout: local atoms plus ghost copies of their periodic neighbours, in
+    a non-periodic system; the local atoms are selected."""
+    from ase.neighborlist import neighbor_list
+
+    atoms = periodic_cell(seed=2)
+    n_local = len(atoms)
+    calc = calculator(exported)
+    reference = calc.run_model(atoms, {"energy": ModelOutput(sample_kind="atom")})
+
+    neighbor, shift = neighbor_list("jS", atoms, 2.6)
+    images = {(int(j), *map(int, s)) for j, s in zip(neighbor, shift) if np.any(s != 0)}
+    images = sorted(images)
+    ghost_positions = [
+        atoms.positions[j] + np.array(s) @ atoms.cell.array for j, *s in images
+    ]
+    ghosts = ase.Atoms(
+        numbers=[atoms.numbers[j] for j, *_ in images], positions=ghost_positions
+    )
+    local = atoms.copy()
+    local.pbc = False
+    local.cell = np.zeros((3, 3))
+    with_ghosts = local + ghosts
+    assert len(with_ghosts) > 5 * n_local
+
+    selected = Labels(
+        ["system", "atom"],
+        torch.tensor([[0, i] for i in range(n_local)], dtype=torch.int32),
+    )
+    for sample_kind in ("atom", "system"):
+        result = calc.run_model(
+            with_ghosts,
+            {"energy": ModelOutput(sample_kind=sample_kind)},
+            selected_atoms=selected,
+        )
+        values = result["energy"].block().values
+        if sample_kind == "atom":
+            assert torch.equal(result["energy"].block().samples.values, selected.values)
+            expected = reference["energy"].block().values
+        else:
+            expected = reference["energy"].block().values.sum().reshape(1, 1)
+        torch.testing.assert_close(values, expected, rtol=1e-10, atol=1e-12)
+
+    # a subset, not starting at zero
+    subset = Labels(
+        ["system", "atom"], torch.tensor([[0, 3], [0, 5]], dtype=torch.int32)
+    )
+    result = calc.run_model(
+        atoms, {"energy": ModelOutput(sample_kind="atom")}, selected_atoms=subset
+    )
+    torch.testing.assert_close(
+        result["energy"].block().values,
+        reference["energy"].block().values[[3, 5]],
+        rtol=1e-12,
+        atol=1e-14,
+    )
+
+
+def test_rotation_translation_permutation(exported):
+    atoms = periodic_cell(seed=3)
+    atoms.calc = calculator(exported)
+    energy = atoms.get_potential_energy()
+    forces = atoms.get_forces()
+    stress = atoms.get_stress(voigt=False)
+
+    rng = np.random.default_rng(4)
+    rotation, _ = np.linalg.qr(rng.normal(size=(3, 3)))
+    rotation *= np.sign(np.linalg.det(rotation))
+    permutation = rng.permutation(len(atoms))
+
+    moved = atoms[permutation]
+    moved.set_cell(moved.cell.array @ rotation.T, scale_atoms=True)
+    moved.positions += rng.normal(size=3) * 3.0
+    moved.calc = calculator(exported)
+    assert abs(moved.get_potential_energy() - energy) < 1e-10
+    np.testing.assert_allclose(
+        moved.get_forces(), forces[permutation] @ rotation.T, atol=1e-10
+    )
+    np.testing.assert_allclose(
+        moved.get_stress(voigt=False), rotation @ stress @ rotation.T, atol=1e-10
+    )
+
+    # wrapping atoms back into the cell changes the periodic images, not the energy
+    moved.wrap()
+    assert abs(moved.get_potential_energy() - energy) < 1e-10
+
+
+def test_float32_variant(model, exported, tmp_path):
+    path = tmp_path / "model-f32.pt"
+    tricenter.export.export(model, path, dtype=torch.float32)
+    assert tricenter.export.load(path).capabilities().dtype == "float32"
+    # the Python model is not modified by exporting a float32 copy
+    assert model.phi.dtype == torch.float64
+
+    atoms = periodic_cell(seed=5)
+    atoms.calc = calculator(path)
+    energy_32 = atoms.get_potential_energy()
+    forces_32 = atoms.get_forces()
+    atoms.calc = calculator(exported)
+    energy_64 = atoms.get_potential_energy()
+    forces_64 = atoms.get_forces()
+    assert abs(energy_32 - energy_64) < 1e-4 * max(1.0, abs(energy_64))
+    np.testing.assert_allclose(
+        forces_32, forces_64, atol=1e-4 * np.abs(forces_64).max()
+    )
+
+
+def test_bad_dtype(model, tmp_path):
+    with pytest.raises(ValueError, match="dtype must be torch.float64 or"):
+        tricenter.export.export(model, tmp_path / "model.pt", dtype=torch.float16)
+
+
+def test_not_an_energy_model(tmp_path):
+    with pytest.raises(TypeError, match="is not a tricenter energy model"):
+        tricenter.export.export(torch.nn.Linear(2, 2), tmp_path / "model.pt")
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(tricenter.export.ModelFileError, match="does not exist"):
+        tricenter.export.load(tmp_path / "nothing.pt")
+
+
+def test_truncated_file(exported, tmp_path):
+    data = exported.read_bytes()
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(data[: len(data) // 2])
+    with pytest.raises(tricenter.export.ModelFileError, match="truncated"):
+        tricenter.export.load(truncated)
+
+    garbage = tmp_path / "garbage.pt"
+    garbage.write_bytes(b"not a model at all")
+    with pytest.raises(tricenter.export.ModelFileError, match="truncated"):
+        tricenter.export.load(garbage)
+
+
+def _rewrite(source, destination, replace):
+    """Copy a zip archive, changing the entries that ``replace`` returns."""
+    with zipfile.ZipFile(source) as old, zipfile.ZipFile(destination, "w") as new:
+        for item in old.infolist():
+            data = old.read(item.filename)
+            new.writestr(item, replace(item.filename, data))
+
+
+def test_incompatible_torch_version(exported, tmp_path):
+    path = tmp_path / "old-torch.pt"
+
+    def replace(name, data):
+        return b"1.13.0" if name.endswith("/extra/torch-version") else data
+
+    _rewrite(exported, path, replace)
+    with pytest.raises(tricenter.export.ModelFileError, match="exported with torch"):
+        tricenter.export.load(path)
+
+
+def test_incompatible_export_format(exported, tmp_path):
+    path = tmp_path / "future.pt"
+
+    def replace(name, data):
+        if name.endswith("/extra/model-metadata"):
+            text = data.decode().replace(
+                '"tricenter-export-format": "1"', '"tricenter-export-format": "99"'
+            )
+            assert text != data.decode()
+            return text.encode()
+        return data
+
+    _rewrite(exported, path, replace)
+    with pytest.raises(tricenter.export.ModelFileError, match="export format 99"):
+        tricenter.export.load(path)
+
+
+def test_not_a_metatomic_model(tmp_path):
+    path = tmp_path / "plain.pt"
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(path))
+    with pytest.raises(tricenter.export.ModelFileError, match="not a metatomic model"):
+        tricenter.export.load(path)
+
+
+def test_cli(model, tmp_path, capsys):
+    checkpoint = tmp_path / "model.ckpt"
+    torch.save(model, checkpoint)
+    output = tmp_path / "out" / "exported.pt"
+    status = tricenter.cli.main(
+        ["export", str(checkpoint), "-o", str(output), "--dtype", "float32"]
+    )
+    assert status == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["model"] == str(output)
+    assert (output.parent / "extensions").is_dir()
+    assert tricenter.export.load(output).capabilities().dtype == "float32"
+
+
+def test_cli_missing_checkpoint(tmp_path):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        tricenter.cli.main(["export", str(tmp_path / "missing.ckpt")])
+
+
+def test_cli_training_checkpoint(tmp_path, capsys):
+    """``tricenter export`` reads what ``tricenter train`` writes."""
+    from tricenter.train.training import train
+
+    frames = []
+    for seed in range(8):
+        atoms = periodic_cell(seed=seed)
+        atoms.info["energy"] = 0.1 * seed
+        frames.append(atoms)
+    ase.io.write(tmp_path / "data.xyz", frames)
+    result = train(
+        {
+            "data": {"path": str(tmp_path / "data.xyz"), "consecutive_pairs": True},
+            "model": {"type": "bispectrum", "hypers": SMALL_HYPERS, "head_hidden": [8]},
+            "split": {"train": 0.5, "val": 0.25, "test": 0.25},
+            "training": {"epochs": 1, "batch_size": 2, "progress": False},
+            "output": str(tmp_path / "training"),
+        }
+    )
+    capsys.readouterr()
+
+    output = tmp_path / "exported.pt"
+    # the training output folder, or the model.pt in it
+    for checkpoint in (tmp_path / "training", tmp_path / "training" / "model.pt"):
+        assert tricenter.cli.main(["export", str(checkpoint), "-o", str(output)]) == 0
+    capsys.readouterr()
+
+    atoms = frames[0]
+    systems = tricenter.features.neighbors.systems_with_neighbors([atoms], 2.6)
+    expected = result["model"](systems)[0].detach().sum()
+    atoms.calc = calculator(output)
+    assert abs(atoms.get_potential_energy() - float(expected)) < 1e-10
+
+    with pytest.raises(ValueError, match="resumable training state"):
+        tricenter.export.load_checkpoint(tmp_path / "training" / "checkpoint.pt")
+    with pytest.raises(ValueError, match="is an exported metatomic model"):
+        tricenter.export.load_checkpoint(output)
