@@ -62,7 +62,7 @@ def read_shipped(name: str, index=":") -> list:
     """Frames of a shipped data set, see :py:func:`shipped_path`.
 
     >>> frames = read_shipped("b8-pbe-pairs", ":2")
-    >>> [frame.info["label"] for frame in frames], len(frames[0])
+    >>> [int(frame.info["label"]) for frame in frames], len(frames[0])
     ([0, 1], 8)
     """
     return read_extxyz(shipped_path(name), index)
