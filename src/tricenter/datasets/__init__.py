@@ -1,7 +1,14 @@
 """Structures and data sets: generated degenerate pairs and the data shipped with
 the package."""
 
-from .shipped import read_extxyz, read_shipped, shipped_path
+from .pairs import (
+    BOHR_ANGSTROM,
+    HARTREE_EV,
+    PBE_REFERENCE_HA,
+    pbe_pairs,
+    read_pairs,
+)
+from .shipped import SHA256, file_sha256, read_extxyz, read_shipped, shipped_path
 from .structures import (
     b8_pair,
     b8_pairs,
@@ -13,13 +20,20 @@ from .structures import (
 
 
 __all__ = [
+    "BOHR_ANGSTROM",
+    "HARTREE_EV",
+    "PBE_REFERENCE_HA",
+    "SHA256",
     "b8_pair",
     "b8_pairs",
+    "file_sha256",
+    "pbe_pairs",
     "power_spectrum_pair",
     "power_spectrum_pairs",
     "radial_pair",
     "radial_pairs",
     "read_extxyz",
+    "read_pairs",
     "read_shipped",
     "shipped_path",
 ]
