@@ -81,3 +81,22 @@ def _run_dask(tasks, threads, scheduler):
     finally:
         if own_client:
             client.close()
+
+
+@contextlib.contextmanager
+def progress_bar(total, initial, method, enabled):
+    """A progress bar over the frames of a labelling run (closed on exit)."""
+    from tqdm.auto import tqdm
+
+    bar = tqdm(
+        total=total,
+        initial=initial,
+        unit="frame",
+        desc=f"labelling ({method.name})",
+        disable=not enabled,
+        dynamic_ncols=True,
+    )
+    try:
+        yield bar
+    finally:
+        bar.close()

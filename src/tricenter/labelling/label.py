@@ -27,23 +27,22 @@ array holds ``-dE/dR`` in eV/Å.
 """
 
 import contextlib
-import gzip
-import io
 import json
 import os
 import time
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 
 import ase
 import ase.io
 
 from . import executors
+from .executors import progress_bar
 from .methods import Method, MethodError, check_structure, parse_method
 from .store import (
     LabellingInputError,
     exclusive,
+    failed_path,
     failure_entry,
     labelled_frame,
     read_frames,
@@ -64,11 +63,9 @@ __all__ = [
     "SCFNotConvergedError",
     "add_cli_arguments",
     "compute_label",
-    "default_dataset_path",
     "failed_path",
     "label_file",
     "parse_method",
-    "read_default_dataset",
     "read_frames",
     "read_labelled",
     "run_cli",
@@ -77,39 +74,6 @@ __all__ = [
 
 class SCFNotConvergedError(RuntimeError):
     """The SCF of a structure did not converge with any setting of the retry ladder."""
-
-
-def default_dataset_path() -> Path:
-    """
-    Path of the embedded GFN2-xTB B8 data set.
-
-    The 4000 bispectrum-degenerate B8 pairs of the paper (seed 12345, frame ``2k`` is
-    pair ``k`` '+', ``2k + 1`` its '-' partner), labelled by
-    ``scripts/make_xtb_dataset.py`` with GFN2-xTB: ``energy`` and ``target`` (eV,
-    relative to the B8 minimum) in ``info``, ``forces`` (eV/Å).
-
-    :return: path of the gzip-compressed extended XYZ file
-    """
-    return Path(str(files("tricenter.datasets") / "data" / "b8-xtb-pairs.xyz.gz"))
-
-
-def read_default_dataset(index=":") -> list[ase.Atoms]:
-    """
-    Read the embedded GFN2-xTB B8 data set, see :py:func:`default_dataset_path`.
-
-    The file is decompressed in memory first: ``ase.io.read`` seeks back and forth
-    in a compressed extended XYZ file, which makes reading all 8000 frames from the
-    ``.gz`` path take minutes instead of seconds.
-
-    :param index: which frames, as for :py:func:`ase.io.read`
-    :return: the frames; ``get_potential_energy()`` and ``get_forces()`` give the
-        GFN2-xTB energy (eV) and forces (eV/Å), ``info["target"]`` the energy
-        relative to the B8 minimum (eV)
-    """
-    with gzip.open(default_dataset_path(), "rt") as fd:
-        text = fd.read()
-    frames = ase.io.read(io.StringIO(text), index=index, format="extxyz")
-    return frames if isinstance(frames, list) else [frames]
 
 
 def compute_label(
@@ -178,12 +142,6 @@ class LabellingSummary:
     def complete(self) -> bool:
         """Whether every input frame has a label."""
         return self.n_done_before + self.n_labelled == self.n_frames
-
-
-def failed_path(output: "str | os.PathLike") -> Path:
-    """Path of the log of failed frames that goes with the labelled ``output``."""
-    output = Path(output)
-    return output.with_name(output.name + ".failed.jsonl")
 
 
 def label_file(
@@ -316,7 +274,7 @@ def _label_frames(
         contextlib.closing(results),
         record_writer(output) as write_record,
         record_writer(failed_path(output)) as write_failure,
-        _progress_bar(len(frames), len(frames) - len(todo), method, progress) as bar,
+        progress_bar(len(frames), len(frames) - len(todo), method, progress) as bar,
     ):
         for index, outcome in results:
             if outcome.converged:
@@ -341,24 +299,6 @@ def _check(atoms, method, min_distance, where):
         check_structure(atoms, method, min_distance)
     except ValueError as error:
         raise LabellingInputError(f"{where}: {error}") from None
-
-
-@contextlib.contextmanager
-def _progress_bar(total, initial, method, enabled):
-    from tqdm.auto import tqdm
-
-    bar = tqdm(
-        total=total,
-        initial=initial,
-        unit="frame",
-        desc=f"labelling ({method.name})",
-        disable=not enabled,
-        dynamic_ncols=True,
-    )
-    try:
-        yield bar
-    finally:
-        bar.close()
 
 
 def add_cli_arguments(parser):

@@ -266,6 +266,12 @@ def recover_output(output: Path, frames, method: Method, forces: bool):
     return records, references
 
 
+def failed_path(output: "str | os.PathLike") -> Path:
+    """Path of the log of failed frames that goes with the labelled ``output``."""
+    output = Path(output)
+    return output.with_name(output.name + ".failed.jsonl")
+
+
 def recover_failed(path: Path) -> dict:
     """Read the failure log, dropping a half-written last line."""
     if not path.exists():
