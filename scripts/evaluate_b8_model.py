@@ -139,7 +139,8 @@ def markdown(result):
         "",
         f"Data: `{result['data']}`; model: `{result['model']}`.",
         "Mean / Diff: errors of the partners' mean and difference relative to the "
-        "std of the targets (DESIGN.md §3, as in Table 1).",
+        "std of the targets, as in Table 1 (defined on the documentation's data "
+        "page).",
         "",
         "| part | pairs | Mean | Diff | E RMSE / eV | F RMSE / eV/Å | F rel. RMSE "
         "| r(ΔE) | sign(ΔE) agrees |",

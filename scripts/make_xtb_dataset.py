@@ -1,21 +1,23 @@
 """
-Regenerate the embedded data set ``src/tricenter/data/b8-xtb-pairs.xyz.gz``.
+Regenerate the shipped data set ``src/tricenter/datasets/data/b8-xtb-pairs.xyz.gz``.
 
 The 4000 bispectrum-degenerate B8 pairs of the paper
 (:py:func:`tricenter.datasets.b8_pairs` with seed 12345; frame ``2k`` is pair
 ``k`` '+', frame ``2k + 1`` its '-' partner) are labelled with GFN2-xTB (tblite) by
 :py:func:`tricenter.labelling.label_file`: energies, forces, and targets relative to
-the same method on the B8 minimum ``b8-reference-minimum.xyz`` of the shared data.
-The labelling is resumable: rerunning the script after an interruption continues
-where it stopped (intermediate files live in ``--work-dir``).
+the same method on the minimum-energy B8 structure (``--reference``, from the data
+archive of the paper's authors; it is not shipped). The labelling is resumable:
+rerunning the script after an interruption continues where it stopped (intermediate
+files live in ``--work-dir``).
 
-When the paper's PBE labels of pairs 0-1499 are available, the script checks that
-the geometries match them and reports how well the GFN2-xTB pair differences
-``E+ - E-`` track the PBE ones.
+The script checks that the geometries match the paper's PBE labels of pairs 0-1499
+shipped with the package, and reports how well the GFN2-xTB pair differences
+``E+ - E-`` track the PBE ones. It prints the new file's SHA-256, which goes into
+``tricenter.datasets.shipped.SHA256`` and the data README.
 
 Usage (from the repository root, with ``tricenter[xtb]`` installed)::
 
-    python scripts/make_xtb_dataset.py --workers 2
+    python scripts/make_xtb_dataset.py --reference b8-reference-minimum.xyz
 
 Last run (two busy cores, 2 workers): labelling the 8000 frames took 127 s, the
 whole script 148 s; no SCF failed; 1.9 MB. On pairs 0-1499 the GFN2-xTB pair
@@ -35,12 +37,12 @@ import ase.io
 import numpy as np
 from ase.units import Hartree
 
+from tricenter.datasets import file_sha256, read_shipped
 from tricenter.datasets.structures import b8_pairs
 from tricenter.labelling.label import failed_path, label_file, read_labelled
 
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared" / "data"
 #: info keys kept in the embedded data set, besides the method settings
 KEYS = ("frame", "pair", "partner", "energy", "target")
 METADATA = ("method", "smearing_ha", "reference_energy_ha", "tblite_version")
@@ -54,32 +56,36 @@ def main(argv=None):
     parser.add_argument("--method", default="gfn2-xtb")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument(
-        "--reference", type=Path, default=SHARED / "b8-reference-minimum.xyz"
-    )
-    parser.add_argument(
-        "--archive", type=Path, default=SHARED / "b8-pbe-pairs-0000-1499.xyz"
+        "--reference",
+        type=Path,
+        required=True,
+        help="the minimum-energy B8 structure (extended XYZ): E_ref of the targets",
     )
     parser.add_argument("--work-dir", type=Path, default=ROOT / "build" / "xtb-b8")
     parser.add_argument(
         "--output",
         type=Path,
-        default=ROOT / "src" / "tricenter" / "data" / "b8-xtb-pairs.xyz.gz",
+        default=ROOT
+        / "src"
+        / "tricenter"
+        / "datasets"
+        / "data"
+        / "b8-xtb-pairs.xyz.gz",
     )
     args = parser.parse_args(argv)
 
     start = time.perf_counter()
     frames = b8_pairs(args.n_pairs, seed=args.seed)
-    archive = None
-    if args.archive.is_file():
-        archive = ase.io.read(args.archive, index=":")
-        n = min(len(archive), len(frames))
-        error = max(
-            np.abs(a.positions - b.positions).max()
-            for a, b in zip(frames[:n], archive[:n])
-        )
-        print(f"geometries vs archive ({n} frames): max |Δr| = {error:.2e} Å")
-        if error > 1e-6:
-            sys.exit("the generated geometries do not match the archive")
+    if not args.reference.is_file():
+        sys.exit(f"reference structure '{args.reference}' not found")
+    archive = read_shipped("b8-pbe-pairs")
+    n = min(len(archive), len(frames))
+    error = max(
+        np.abs(a.positions - b.positions).max() for a, b in zip(frames[:n], archive[:n])
+    )
+    print(f"geometries vs the PBE pairs ({n} frames): max |Δr| = {error:.2e} Å")
+    if error > 1e-6:
+        sys.exit("the generated geometries do not match the PBE pairs")
 
     args.work_dir.mkdir(parents=True, exist_ok=True)
     structures = args.work_dir / "b8-pairs.xyz"
@@ -114,9 +120,8 @@ def main(argv=None):
             fd.write(buffer.getvalue().encode())
     size = args.output.stat().st_size / 1e6
     print(f"wrote {len(compact)} frames to {args.output} ({size:.2f} MB)")
-
-    if archive is not None:
-        _compare(compact, archive)
+    print(f"SHA-256 {file_sha256(args.output)}")
+    _compare(compact, archive)
     print(f"total time {time.perf_counter() - start:.1f} s")
 
 

@@ -1,13 +1,11 @@
 import copy
 import doctest
-from pathlib import Path
 
-import ase.io
 import numpy as np
 import pytest
 
 from tricenter import PAPER_HYPERS
-from tricenter.datasets import structures
+from tricenter.datasets import read_shipped, structures
 from tricenter.datasets.structures import (
     b8_pair,
     b8_pairs,
@@ -17,10 +15,6 @@ from tricenter.datasets.structures import (
     radial_pairs,
 )
 
-
-# CI clones the repository next to a copy of shared/: <repo>/../shared/data
-DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-B8_ARCHIVE = DATA / "b8-pbe-pairs-0000-1499.xyz"
 
 HYPERS = PAPER_HYPERS
 # a coarser radial basis is enough to show that ν = 4 differs, and keeps the
@@ -132,9 +126,7 @@ def _assert_pairs(frames, n_pairs, family):
 
 
 def test_b8_pairs_reproduce_archive():
-    if not B8_ARCHIVE.exists():
-        pytest.skip(f"B8 archive not found at {B8_ARCHIVE}")
-    archive = ase.io.read(B8_ARCHIVE, ":")
+    archive = read_shipped("b8-pbe-pairs")
     frames = b8_pairs(1500, seed=12345)
     _assert_pairs(frames, 1500, "b8")
     assert len(archive) == len(frames)
