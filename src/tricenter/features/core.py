@@ -59,7 +59,7 @@ class Triplets(NamedTuple):
     """Triplet features of every ordered pair ``(j, j')`` of every centre."""
 
     #: one ``(n_triplets, 2 lambda + 1, n_properties)`` tensor per ``(lambda,
-    #: sigma)`` block of :py:attr:`TripletContraction.blocks`
+    #: sigma)`` block, in the order of the contraction's ``blocks``
     values: List[torch.Tensor]
     #: ``(n_triplets,)`` index of the pair of ``j``
     first: torch.Tensor
@@ -167,8 +167,8 @@ class TripletCore(torch.nn.Module):
         """Triplet features of every ordered pair of neighbours of every centre.
 
         :param expansions: output of :py:meth:`forward`
-        :param out: tensors to write the blocks into (see
-            :py:meth:`TripletContraction.forward`); new tensors when ``None``
+        :param out: tensors to write the blocks into, for instance rows of a larger
+            output; new tensors when ``None``
         """
         pair_center = expansions.pair_center
         values, first, second = self.contraction(
