@@ -25,16 +25,15 @@ from tricenter.train.training import selection
 
 def materialised_xi(encoder, systems, selected):
     """ξ with the triplet matrix built explicitly (same maths as the fused layer)."""
-    inputs = encoder.inputs
-    expansion, density, pair_center, pair_type, _, center_type = inputs(
-        systems, selected
+    core = encoder.inputs.features
+    inputs = encoder.inputs(systems, selected)
+    density, pair_center, pair_type = (
+        inputs.density,
+        inputs.pair_center,
+        inputs.pair_type,
     )
-    contraction = inputs.features.contraction
-    values, first, second = contraction(
-        expansion, density[pair_center], pair_center, density.shape[0]
-    )
-    blocks = [v[:, 0] for v, b in zip(values, contraction.blocks) if b[0] == 0]
-    triplets = torch.cat(blocks, dim=1)
+    values, first, second = core.triplets(inputs)
+    triplets = core.invariants(values)
     weights = encoder.weight * encoder.input_scale
     if weights.shape[0] == 1:
         hidden = triplets @ weights[0, 0].T
@@ -46,7 +45,7 @@ def materialised_xi(encoder, systems, selected):
     hidden = hidden - encoder.tail(encoder.bias.unsqueeze(0))
     xi = torch.zeros(density.shape[0], hidden.shape[1], dtype=hidden.dtype)
     xi = xi.index_add(0, pair_center[first], hidden) * encoder.sum_scale
-    return xi, center_type, triplets.shape
+    return xi, inputs.center_type, triplets.shape
 
 
 def step(model, systems, selected, targets, fused: bool):

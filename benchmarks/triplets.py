@@ -126,15 +126,13 @@ def run_naive(frames, hypers, centers):
     selection = _selection(centers, frames)
     start = time.perf_counter()
     pairs = calculator.compute_pairs(frames, selected_samples=selection)
-    expansion = calculator.expansion.pair_expansion(pairs.vectors)
+    types = torch.unique(torch.cat([pairs.center_types, pairs.neighbor_types]))
+    inputs = calculator.core(pairs, types)
+    expansion, density = inputs.expansion, inputs.density
     n_centers = pairs.centers.shape[0]
-    types = torch.unique(pairs.neighbor_types)
-    index = torch.searchsorted(types, pairs.neighbor_types)
-    center_index = torch.zeros(n_centers, dtype=torch.long)
-    density = calculator.expansion.density(
-        expansion, pairs.pair_center, index, center_index, len(types)
-    ).flatten(2)
-    first, second, *_ = calculator.contraction.indices(pairs.pair_center, n_centers)
+    first, second, *_ = calculator.core.contraction.indices(
+        pairs.pair_center, n_centers
+    )
     n_numbers = 0
     for chunk in torch.split(torch.arange(first.shape[0]), 256):
         coupled = torch.einsum(

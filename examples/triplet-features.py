@@ -45,6 +45,13 @@ print("samples:", block.samples.names)
 print("properties:", block.properties.names, len(block.properties))
 
 # %%
+# ``selected_keys`` keeps only the blocks that match some of the key names, here the
+# proper (``o3_sigma = 1``) invariants.
+
+proper = mts.Labels(["o3_sigma"], torch.tensor([[1]], dtype=torch.int32))
+print(calculator.compute([plus, minus], center, selected_keys=proper).keys)
+
+# %%
 # The per-centre sums over ``(j, j')`` are the bispectrum: they agree to round-off.
 
 sums = calculator.compute_sum([plus, minus], selected_samples=center)

@@ -209,10 +209,18 @@ def test_gradcheck_energy():
 
 
 def test_unseen_species_are_refused():
+    """The error names the unknown elements and the supported ones, eager and
+    scripted."""
     model = _models()["triplet"].to(torch.float64)
     systems = systems_with_neighbors([_molecule(10, "CSH")], 3.0)
-    with pytest.raises(ValueError, match=r"atomic types \[16\] are not in"):
+    message = (
+        r"atomic types \[16\] \(S\) are not supported: the supported types are "
+        r"H \(1\), C \(6\), N \(7\), O \(8\)"
+    )
+    with pytest.raises(ValueError, match=message):
         model(systems)
+    with pytest.raises(torch.jit.Error, match=message):
+        torch.jit.script(model)(systems)
 
 
 def test_bad_hypers_are_refused():

@@ -44,7 +44,7 @@ class BispectrumEnergyModel(EnergyModel):
         inputs = TripletInputs(hypers, atomic_types)
         n_types = inputs.n_types
         super().__init__(
-            inputs.features.cutoff,
+            inputs.cutoff,
             inputs.atomic_types,
             n_types * n_types * inputs.n_features,
             [128, 128] if head_hidden is None else list(head_hidden),
@@ -57,10 +57,10 @@ class BispectrumEnergyModel(EnergyModel):
     def features(
         self, systems: List[System], selected_atoms: Optional[Labels]
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        _, density, _, _, centers, center_type = self.inputs(systems, selected_atoms)
-        summed = self.inputs.summed(density)
+        inputs = self.inputs(systems, selected_atoms)
+        summed = self.inputs.summed(inputs.density)
         features = summed.reshape(summed.shape[0], -1) * self.input_scale
-        return features, centers, center_type
+        return features, inputs.centers, inputs.center_type
 
 
 class FeatureEnergyModel(torch.nn.Module):
@@ -261,19 +261,8 @@ class NiceFeatures:
         return int(self._output_projection.shape[1])
 
 
-def summed_density(
-    inputs: TripletInputs, systems: List[System], selected_atoms: Optional[Labels]
-) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Neighbour densities ``(n_centers, n_lm, n_types * n_radial)`` and centre type
-    indices of the selected centres, without gradients."""
-    with torch.no_grad():
-        _, density, _, _, _, center_type = inputs(systems, selected_atoms)
-    return density, center_type
-
-
 __all__ = [
     "BispectrumEnergyModel",
     "FeatureEnergyModel",
     "NiceFeatures",
-    "summed_density",
 ]

@@ -81,11 +81,11 @@ class TripletEncoder(torch.nn.Module):
         :return: ``xi`` ``(n_centers, latent)``, ``centers`` ``(n_centers, 2)``
             (system, atom) and the type index of each centre ``(n_centers,)``
         """
-        expansion, density, pair_center, pair_type, centers, center_type = self.inputs(
-            systems, selected_atoms
+        inputs = self.inputs(systems, selected_atoms)
+        xi = self.encode(
+            inputs.expansion, inputs.density, inputs.pair_center, inputs.pair_type
         )
-        xi = self.encode(expansion, density, pair_center, pair_type)
-        return xi, centers, center_type
+        return xi, inputs.centers, inputs.center_type
 
     def encode(
         self,
@@ -139,17 +139,11 @@ class TripletEncoder(torch.nn.Module):
         :param selected_atoms: their described centres
         """
         with torch.no_grad():
-            expansion, density, pair_center, _, _, _ = self.inputs(
-                systems, selected_atoms
-            )
-            n_centers = density.shape[0]
-            values, first, _ = self.inputs.features.contraction(
-                expansion, density[pair_center], pair_center, n_centers
-            )
-            blocks = self.inputs.features.contraction.blocks
-            invariants = [v[:, 0] for v, b in zip(values, blocks) if b[0] == 0]
-            triplets = torch.cat(invariants, dim=1)
-            rms = triplets.pow(2).mean().sqrt()
+            core = self.inputs.features
+            inputs = self.inputs(systems, selected_atoms)
+            n_centers = inputs.density.shape[0]
+            values, first, _ = core.triplets(inputs)
+            rms = core.invariants(values).pow(2).mean().sqrt()
             self.input_scale.fill_(1.0 / float(rms) if float(rms) > 0 else 1.0)
             per_center = first.shape[0] / max(n_centers, 1)
             self.sum_scale.fill_(1.0 / per_center if per_center > 0 else 1.0)
@@ -297,7 +291,7 @@ class TripletEnergyModel(EnergyModel):
             hypers, atomic_types, latent, encoder_hidden, encoder_norm
         )
         super().__init__(
-            encoder.inputs.features.cutoff,
+            encoder.inputs.cutoff,
             encoder.inputs.atomic_types,
             latent,
             [] if head_hidden is None else list(head_hidden),
@@ -338,7 +332,7 @@ class TripletVectorModel(torch.nn.Module):
         self.encoder = TripletEncoder(
             hypers, atomic_types, latent, encoder_hidden, norm
         )
-        self.cutoff = self.encoder.inputs.features.cutoff
+        self.cutoff = self.encoder.inputs.cutoff
         self.atomic_types: List[int] = self.encoder.inputs.atomic_types
         decoder_hidden = [512, 512] if decoder_hidden is None else list(decoder_hidden)
         self.decoder = PerTypeHeads(
@@ -349,7 +343,7 @@ class TripletVectorModel(torch.nn.Module):
 
     def requested_neighbor_lists(self) -> List[NeighborListOptions]:
         """The full neighbour list the systems must carry."""
-        return self.encoder.inputs.features.requested_neighbor_lists()
+        return self.encoder.inputs.requested_neighbor_lists()
 
     def decode(self, xi: torch.Tensor, center_type: torch.Tensor) -> torch.Tensor:
         """Target vectors ``(n_centers, n_outputs)`` from :math:`\\xi`."""
