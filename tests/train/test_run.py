@@ -169,3 +169,21 @@ def test_data_parallel_matches_single_process(tmp_path):
         assert np.allclose(log, expected, rtol=1e-10, atol=0)
         for part, values in single["metrics"].items():
             assert metrics[part]["rmse"] == pytest.approx(values["rmse"], rel=1e-10)
+
+
+def test_energy_scales_name_unknown_elements():
+    import ase
+
+    from tricenter.models import PAPER_HYPERS, TripletEnergyModel
+    from tricenter.train import fit_energy_scales
+
+    model = TripletEnergyModel(PAPER_HYPERS, [1, 5], latent=4, encoder_hidden=[4])
+    frames = [
+        ase.Atoms("B2H", positions=np.eye(3)),
+        ase.Atoms("BHC", positions=np.eye(3)),
+    ]
+    with pytest.raises(ValueError, match="frame 1 contains C, but .* only H, B"):
+        fit_energy_scales(model, np.array([1.0, 2.0]), frames, None)
+    frames[1] = ase.Atoms("BH2", positions=np.eye(3))
+    fit_energy_scales(model, np.array([1.0, 0.8]), frames, None)
+    assert model.energy_shift.tolist() == pytest.approx([0.2, 0.4])
