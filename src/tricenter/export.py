@@ -41,6 +41,8 @@ from metatomic.torch import (
     System,
 )
 
+from .models import checkpoints
+
 
 #: version of the layout of exported files; :py:func:`load` refuses other versions
 EXPORT_FORMAT = "1"
@@ -330,52 +332,12 @@ def load(
 
 
 def load_checkpoint(path: Union[str, Path]) -> torch.nn.Module:
-    """Read a trained energy model from a checkpoint.
-
-    Accepted: the ``model.pt`` that ``tricenter train`` writes in its output folder
-    (a dictionary with the ``state_dict``, the ``config`` and the ``atomic_types``),
-    that folder itself, and files written by ``torch.save(model, path)`` of an
-    energy model.
+    """Read a trained energy model from a checkpoint, see
+    :py:func:`tricenter.models.checkpoints.load_checkpoint`.
 
     :param path: checkpoint file, or a training output folder
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / "model.pt"
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint '{path}' does not exist")
-    if zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as archive:
-            if any(
-                name.endswith("/extra/model-metadata") for name in archive.namelist()
-            ):
-                raise ValueError(
-                    f"'{path}' is an exported metatomic model, not a training "
-                    "checkpoint: engines can use it as it is"
-                )
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as error:
-        raise ValueError(f"could not read checkpoint '{path}': {error}") from error
-    if isinstance(saved, torch.nn.Module):
-        return saved.eval()
-    if isinstance(saved, dict) and {"state_dict", "config"} <= set(saved):
-        from .train.training import DTYPES, build_model, load_config
-
-        config = load_config(saved["config"])
-        atomic_types = saved.get("atomic_types", config.model.atomic_types)
-        model = build_model(config, list(atomic_types))
-        model = model.to(DTYPES[config.training.dtype])
-        model.load_state_dict(saved["state_dict"])
-        return model.eval()
-    if isinstance(saved, dict) and "optimizer" in saved:
-        raise ValueError(
-            f"'{path}' is the resumable training state; export the 'model.pt' that "
-            "training writes next to it when it ends"
-        )
-    raise ValueError(
-        f"checkpoint '{path}' holds a {type(saved).__name__}, not an energy model"
-    )
+    return checkpoints.load_checkpoint(path)
 
 
 def add_cli_arguments(parser: argparse.ArgumentParser):

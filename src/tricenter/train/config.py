@@ -1,21 +1,41 @@
-"""Training configuration: documented dataclasses, parsed strictly from YAML."""
+"""Training configuration: documented dataclasses, parsed strictly from YAML.
 
+A mistake in the file (an unknown key, a value of the wrong type) is a
+:py:class:`ValueError` that names the key, its section and what is allowed:
+
+>>> parse_config({"data": {"path": "x.xyz"}, "training": {"epoch": 3}})
+Traceback (most recent call last):
+    ...
+ValueError: unknown key 'epoch' in section 'training' (did you mean 'epochs'?); \
+allowed keys: epochs, batch_size, ...
+"""
+
+import copy
 import dataclasses
+import difflib
+import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import List, Optional
+
+from ..datasets.shipped import SHIPPED
+from ..features.hypers import PAPER_HYPERS
+
+
+#: ``data.path`` starting with this names a data set shipped with tricenter
+SHIPPED_PREFIX = "shipped:"
 
 
 def _paper_hypers() -> dict:
-    from ..models import PAPER_HYPERS
-
-    return {key: dict(value) for key, value in PAPER_HYPERS.items()}
+    return copy.deepcopy(PAPER_HYPERS)
 
 
 @dataclass
 class DataConfig:
     """Where the structures and their labels come from.
 
-    :param path: extxyz file (``.gz`` accepted)
+    :param path: extxyz file (``.gz`` accepted), or ``shipped:NAME`` for a data set
+        shipped with tricenter (``shipped:b8-pbe-pairs``, ``shipped:b8-xtb-pairs``)
     :param energy_key: ``info`` key of the energy
     :param energy_unit: ``"eV"``, ``"Ha"`` or ``"kcal/mol"``
     :param energy_reference: subtracted from every energy, in ``energy_unit``
@@ -145,38 +165,81 @@ _SECTIONS = {
 }
 
 
-def _build(cls, values, where: str):
+def _unknown_key(key, names, where: str) -> ValueError:
+    close = difflib.get_close_matches(str(key), names, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return ValueError(
+        f"unknown key '{key}' in {where}{hint}; allowed keys: {', '.join(names)}"
+    )
+
+
+def _type_name(annotation) -> str:
+    if typing.get_origin(annotation) is typing.Union:
+        names = [_type_name(a) for a in typing.get_args(annotation)]
+        return " or ".join("null" if n == "NoneType" else n for n in names)
+    if typing.get_origin(annotation) is list:
+        return f"a list of {_type_name(typing.get_args(annotation)[0])}"
+    return annotation.__name__
+
+
+def _has_type(value, annotation) -> bool:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Union:
+        return any(_has_type(value, a) for a in typing.get_args(annotation))
+    if origin is list:
+        (item,) = typing.get_args(annotation)
+        return isinstance(value, list) and all(_has_type(v, item) for v in value)
+    if annotation is type(None):
+        return value is None
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, annotation)
+
+
+def _build(cls, values, section: str):
     if not isinstance(values, dict):
-        raise ValueError(f"'{where}' must be a mapping, got {type(values).__name__}")
-    names = [f.name for f in dataclasses.fields(cls)]
-    unknown = sorted(set(values) - set(names))
-    if unknown:
         raise ValueError(
-            f"unknown key(s) {unknown} in '{where}'; allowed keys: {', '.join(names)}"
+            f"section '{section}' must be a mapping of keys to values, got "
+            f"{type(values).__name__} {values!r}"
         )
+    fields = {f.name: f.type for f in dataclasses.fields(cls)}
+    for key, value in values.items():
+        if key not in fields:
+            raise _unknown_key(key, list(fields), f"section '{section}'")
+        if not _has_type(value, fields[key]):
+            raise ValueError(
+                f"'{section}.{key}' must be {_type_name(fields[key])}, got "
+                f"{type(value).__name__} {value!r}"
+            )
     return cls(**values)
 
 
 def parse_config(values: dict) -> Config:
-    """Build a :py:class:`Config` from nested dictionaries, refusing unknown keys.
+    """Build a :py:class:`Config` from nested dictionaries, refusing unknown keys
+    and values of the wrong type.
 
     >>> config = parse_config({"data": {"path": "x.xyz"}, "training": {"epochs": 3}})
     >>> config.training.epochs
     3
     """
     if not isinstance(values, dict):
-        raise ValueError("the configuration must be a mapping")
-    names = [f.name for f in dataclasses.fields(Config)]
-    unknown = sorted(set(values) - set(names))
-    if unknown:
         raise ValueError(
-            f"unknown key(s) {unknown} in the configuration; allowed keys: "
-            f"{', '.join(names)}"
+            "the configuration must be a mapping of sections (data, model, split, "
+            f"training, output, resume), got {type(values).__name__}"
         )
+    names = [f.name for f in dataclasses.fields(Config)]
     kwargs = {}
     for name, value in values.items():
+        if name not in names:
+            raise _unknown_key(name, names, "the configuration")
         if name in _SECTIONS:
             kwargs[name] = _build(_SECTIONS[name], value, name)
+        elif name == "output" and not isinstance(value, str):
+            raise ValueError(f"'output' must be a str, got {value!r}")
+        elif name == "resume" and not isinstance(value, bool):
+            raise ValueError(f"'resume' must be a bool, got {value!r}")
         else:
             kwargs[name] = value
     config = Config(**kwargs)
@@ -184,9 +247,42 @@ def parse_config(values: dict) -> Config:
     return config
 
 
+def load_config(config) -> Config:
+    """A :py:class:`Config` from a Config (returned as it is), a dictionary or the
+    path of a YAML file.
+
+    :raises FileNotFoundError: when the YAML file does not exist
+    :raises ValueError: when the file is not valid YAML or not a valid configuration
+    """
+    if isinstance(config, Config):
+        return config
+    if isinstance(config, (str, Path)):
+        import yaml
+
+        path = Path(config)
+        if not path.is_file():
+            raise FileNotFoundError(f"configuration file '{path}' not found")
+        try:
+            values = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as error:
+            raise ValueError(f"'{path}' is not valid YAML: {error}") from error
+        try:
+            return parse_config({} if values is None else values)
+        except ValueError as error:
+            raise ValueError(f"in '{path}': {error}") from error
+    return parse_config(config)
+
+
 def _validate(config: Config):
     if not config.data.path:
         raise ValueError("'data.path' is required")
+    if config.data.path.startswith(SHIPPED_PREFIX):
+        name = config.data.path[len(SHIPPED_PREFIX) :]
+        if name not in SHIPPED:
+            raise ValueError(
+                f"data.path: no shipped data set '{name}'; shipped: "
+                + ", ".join(SHIPPED_PREFIX + n for n in sorted(SHIPPED))
+            )
     if config.model.type not in ("triplet", "bispectrum"):
         raise ValueError(
             f"model.type must be 'triplet' or 'bispectrum', got '{config.model.type}'"

@@ -3,107 +3,49 @@ import pytest
 import torch
 import yaml
 
-from tricenter.datasets.structures import b8_pairs
-from tricenter.train.config import parse_config
-from tricenter.train.training import load_dataset, split_groups, train
+from tricenter.models.checkpoints import CHECKPOINT_VERSION, read_checkpoint
+from tricenter.train import predict_energies, split_groups, train
 
-from ..helpers import HYPERS
-
-
-def _write_pairs(path, n_pairs=6, forces=False, energy=True):
-    import ase.io
-
-    frames = b8_pairs(n_pairs)
-    rng = np.random.default_rng(0)
-    for frame in frames:
-        distances = frame.get_all_distances()[0, 1:]
-        if energy:
-            frame.info["energy"] = float(np.sum((distances - 1.6) ** 2)) + 0.01 * float(
-                rng.normal()
-            )
-        if forces:
-            frame.arrays["forces"] = rng.normal(size=(len(frame), 3))
-    ase.io.write(path, frames, format="extxyz")
-    return frames
-
-
-def _config(tmp_path, **training):
-    small = {key: dict(value) for key, value in HYPERS.items()}
-    small["cutoff"] = {
-        "radius": 2.0,
-        "smoothing": {"type": "ShiftedCosine", "width": 0.3},
-    }
-    return {
-        "data": {
-            "path": str(tmp_path / "pairs.xyz"),
-            "pair_key": "pair",
-            "selected_atoms": [0],
-        },
-        "model": {
-            "hypers": small,
-            "latent": 4,
-            "encoder_hidden": [8],
-            "head_hidden": [],
-        },
-        "split": {"train": 0.5, "val": 0.25, "test": 0.25, "seed": 3},
-        "training": {"epochs": 2, "batch_size": 2, "progress": False, **training},
-        "output": str(tmp_path / "out"),
-        "resume": False,
-    }
-
-
-def test_unknown_keys_are_refused():
-    with pytest.raises(ValueError, match=r"unknown key\(s\) \['epoch'\] in 'training'"):
-        parse_config({"data": {"path": "x"}, "training": {"epoch": 3}})
-    with pytest.raises(ValueError, match=r"unknown key\(s\) \['optimizer'\]"):
-        parse_config({"data": {"path": "x"}, "optimizer": {}})
-    with pytest.raises(ValueError, match="'data.path' is required"):
-        parse_config({})
-    with pytest.raises(ValueError, match="sum to 1"):
-        parse_config({"data": {"path": "x"}, "split": {"train": 0.9, "val": 0.2}})
-
-
-def test_missing_energies_are_refused(tmp_path):
-    _write_pairs(tmp_path / "pairs.xyz", 2, energy=False)
-    config = parse_config(_config(tmp_path))
-    with pytest.raises(ValueError, match="has no energy 'energy'"):
-        load_dataset(config.data)
-
-
-def test_split_keeps_pairs_together():
-    groups = np.repeat(np.arange(50), 2)
-    split = split_groups(groups, (0.6, 0.2, 0.2), seed=1)
-    assert sorted(np.concatenate(list(split.values())).tolist()) == list(range(100))
-    sets = {name: set(groups[index].tolist()) for name, index in split.items()}
-    assert not (sets["train"] & sets["test"]) and not (sets["val"] & sets["test"])
-    assert len(sets["test"]) == 10 and len(sets["val"]) == 10
-    again = split_groups(groups, (0.6, 0.2, 0.2), seed=1)
-    assert all(np.array_equal(split[k], again[k]) for k in split)
+from .common import small_config, write_pairs
 
 
 def test_training_is_reproducible_and_resumes(tmp_path):
-    _write_pairs(tmp_path / "pairs.xyz")
-    first = train(_config(tmp_path))
-    second = train(_config(tmp_path))
+    write_pairs(tmp_path / "pairs.xyz")
+    first = train(small_config(tmp_path))
+    second = train(small_config(tmp_path))
     assert [row["train_loss"] for row in first["log"]] == [
         row["train_loss"] for row in second["log"]
     ]
     assert first["metrics"] == second["metrics"]
     assert (tmp_path / "out" / "log.csv").exists()
     assert (tmp_path / "out" / "loss.png").exists()
-    # a longer run resumed from the 2-epoch checkpoint continues the same sequence
-    resumed = _config(tmp_path, epochs=3)
+
+    # a 3-epoch run resumed from the 2-epoch checkpoint ends as an uninterrupted
+    # 3-epoch run does ...
+    uninterrupted = small_config(tmp_path, epochs=3)
+    uninterrupted["output"] = str(tmp_path / "uninterrupted")
+    uninterrupted = train(uninterrupted)
+    resumed = small_config(tmp_path, epochs=3)
     resumed["resume"] = True
+    # ... and starts from the checkpoint: the epochs before it are not run again
+    path = tmp_path / "out" / "checkpoint.pt"
+    saved = torch.load(path, weights_only=False)
+    saved["log"][0]["val_loss"] = 1e9
+    torch.save(saved, path)
     third = train(resumed)
-    assert len(third["log"]) == 3
-    assert third["log"][1]["train_loss"] == first["log"][1]["train_loss"]
+    assert [row["epoch"] for row in third["log"]] == [0, 1, 2]
+    assert third["log"][0]["val_loss"] == 1e9
+    for mine, theirs in zip(third["log"][1:], uninterrupted["log"][1:]):
+        assert mine["train_loss"] == theirs["train_loss"]
+        assert mine["val_loss"] == theirs["val_loss"]
+    assert third["metrics"] == uninterrupted["metrics"]
 
 
 def test_forces_are_trained(tmp_path):
     """Several epochs on forces (each structure differentiated again and again),
     and the force term really enters the loss."""
-    _write_pairs(tmp_path / "pairs.xyz", 3, forces=True)
-    config = _config(tmp_path, epochs=3)
+    write_pairs(tmp_path / "pairs.xyz", 3, forces=True)
+    config = small_config(tmp_path, epochs=3)
     config["data"]["forces_key"] = "forces"
     config["data"]["selected_atoms"] = None
     config["training"]["learning_rate"] = 0.0
@@ -126,7 +68,6 @@ def test_forces_are_repeatable_on_the_same_systems():
 
     from tricenter.features.neighbors import systems_with_neighbors
     from tricenter.models import PAPER_HYPERS, TripletEnergyModel
-    from tricenter.train.training import predict_energies
 
     torch.manual_seed(0)
     model = TripletEnergyModel(PAPER_HYPERS, [5], latent=8, encoder_hidden=[8])
@@ -147,27 +88,30 @@ def test_forces_are_repeatable_on_the_same_systems():
 def test_unseen_species_are_refused(tmp_path):
     import ase.io
 
-    frames = _write_pairs(tmp_path / "pairs.xyz", 4)
+    frames = write_pairs(tmp_path / "pairs.xyz", 4)
     split = split_groups(np.repeat(np.arange(4), 2), (0.5, 0.25, 0.25), 0)
     # a carbon atom in a test structure: the model, trained on boron, must refuse it
     frames[int(split["test"][0])].numbers[3] = 6
     ase.io.write(tmp_path / "pairs.xyz", frames, format="extxyz")
-    config = _config(tmp_path)
+    config = small_config(tmp_path)
     config["split"] = {"train": 0.5, "val": 0.25, "test": 0.25, "seed": 0}
-    with pytest.raises(ValueError, match=r"atomic types \[6\] that the model does not"):
+    message = r"frame \d+ of '.*pairs.xyz' \(test set\) contains C .* supports only B"
+    with pytest.raises(ValueError, match=message):
         train(config)
 
 
 def test_yaml_command(tmp_path):
     from tricenter.cli import main
 
-    _write_pairs(tmp_path / "pairs.xyz", 3)
-    config = _config(tmp_path, epochs=1)
+    write_pairs(tmp_path / "pairs.xyz", 3)
+    config = small_config(tmp_path, epochs=1)
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     assert main(["train", str(tmp_path / "config.yaml"), "--no-resume"]) == 0
     assert (tmp_path / "out" / "model.pt").exists()
-    saved = torch.load(tmp_path / "out" / "model.pt", weights_only=False)
-    assert saved["atomic_types"] == [5]
+    saved = read_checkpoint(tmp_path / "out" / "model.pt")
+    assert saved["tricenter_checkpoint"] == CHECKPOINT_VERSION
+    assert saved["atomic_types"] == [5] and saved["dtype"] == "float64"
+    assert saved["config"]["training"]["epochs"] == 1
 
 
 def _distributed_worker(rank, world_size, port, config, queue):
@@ -197,8 +141,8 @@ def _free_port():
 def test_data_parallel_matches_single_process(tmp_path):
     import torch.multiprocessing as multiprocessing
 
-    _write_pairs(tmp_path / "pairs.xyz")
-    config = _config(tmp_path)
+    write_pairs(tmp_path / "pairs.xyz")
+    config = small_config(tmp_path)
     config["output"] = str(tmp_path / "parallel")
     context = multiprocessing.get_context("spawn")
     queue = context.Queue()
@@ -225,3 +169,21 @@ def test_data_parallel_matches_single_process(tmp_path):
         assert np.allclose(log, expected, rtol=1e-10, atol=0)
         for part, values in single["metrics"].items():
             assert metrics[part]["rmse"] == pytest.approx(values["rmse"], rel=1e-10)
+
+
+def test_energy_scales_name_unknown_elements():
+    import ase
+
+    from tricenter.models import PAPER_HYPERS, TripletEnergyModel
+    from tricenter.train import fit_energy_scales
+
+    model = TripletEnergyModel(PAPER_HYPERS, [1, 5], latent=4, encoder_hidden=[4])
+    frames = [
+        ase.Atoms("B2H", positions=np.eye(3)),
+        ase.Atoms("BHC", positions=np.eye(3)),
+    ]
+    with pytest.raises(ValueError, match="frame 1 contains C, but .* only H, B"):
+        fit_energy_scales(model, np.array([1.0, 2.0]), frames, None)
+    frames[1] = ase.Atoms("BH2", positions=np.eye(3))
+    fit_energy_scales(model, np.array([1.0, 0.8]), frames, None)
+    assert model.energy_shift.tolist() == pytest.approx([0.2, 0.4])

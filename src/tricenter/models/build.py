@@ -1,0 +1,60 @@
+"""Energy models built from a plain description: the ``model`` section of a
+training configuration, as stored in checkpoints.
+
+>>> from tricenter.models.build import build_model
+>>> model = build_model({"type": "bispectrum", "head_hidden": [8]}, [5])
+>>> type(model).__name__, model.atomic_types
+('BispectrumEnergyModel', [5])
+"""
+
+import dataclasses
+from typing import List, Mapping
+
+import torch
+
+from ..features.hypers import PAPER_HYPERS
+from .baselines import BispectrumEnergyModel
+from .deepset import TripletEnergyModel
+
+
+#: the dtypes a model may be trained and stored in, by name
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+#: the keyword arguments each model type takes from its options
+MODEL_OPTIONS = {
+    "triplet": (
+        "latent",
+        "encoder_hidden",
+        "head_hidden",
+        "encoder_norm",
+        "head_norm",
+        "head_activation",
+    ),
+    "bispectrum": ("head_hidden", "head_norm", "head_activation"),
+}
+
+_CLASSES = {"triplet": TripletEnergyModel, "bispectrum": BispectrumEnergyModel}
+
+
+def build_model(options, atomic_types: List[int]) -> torch.nn.Module:
+    """The energy model described by ``options``.
+
+    :param options: a mapping (or dataclass, such as
+        :py:class:`~tricenter.train.config.ModelConfig`) with the model ``type``
+        (``"triplet"`` or ``"bispectrum"``), its ``hypers`` (default: the paper's)
+        and the options of :py:data:`MODEL_OPTIONS` for that type (missing ones take
+        the model class's defaults); other entries (such as ``atomic_types``) are
+        ignored
+    :param atomic_types: the atomic types the model knows
+    :return: a freshly initialised model, in the default dtype
+    """
+    if dataclasses.is_dataclass(options):
+        options = dataclasses.asdict(options)
+    if not isinstance(options, Mapping):
+        raise ValueError(f"model options must be a mapping, got {type(options)}")
+    kind = options.get("type", "triplet")
+    if kind not in _CLASSES:
+        raise ValueError(f"model type must be one of {sorted(_CLASSES)}, got '{kind}'")
+    hypers = options.get("hypers") or PAPER_HYPERS
+    kwargs = {name: options[name] for name in MODEL_OPTIONS[kind] if name in options}
+    return _CLASSES[kind](hypers, list(atomic_types), **kwargs)
