@@ -12,7 +12,7 @@ from tricenter.models import (
     TripletEnergyModel,
     TripletVectorModel,
 )
-from tricenter.train.training import predict_energies, selection
+from tricenter.train.energy import predict_energies, selection
 
 from ..helpers import HYPERS
 
