@@ -104,12 +104,14 @@ def test_traceback_option_and_variable_raise(tmp_path, monkeypatch):
         main(["export", "missing.ckpt"])
 
 
-def test_traceback_after_the_command_is_not_the_global_option(tmp_path, monkeypatch):
+def test_traceback_option_after_the_command(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("TRICENTER_TRACEBACK", raising=False)
-    with pytest.raises(SystemExit) as exit:
+    with pytest.raises(FileNotFoundError, match="'missing.yaml' not found"):
         main(["train", "missing.yaml", "--traceback"])
-    assert exit.value.code == 2
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "--traceback" in capsys.readouterr().out
 
 
 def _failing_command(monkeypatch, exception):

@@ -54,6 +54,17 @@ Errors in the input print a short message and exit with status {EXIT_ERROR}; add
 a bug."""
 
 
+def _add_traceback_option(parser):
+    # accepted before and after the command; main() reads it from argv, so that it
+    # holds even when importing the sub-command's module fails
+    parser.add_argument(
+        "--traceback",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="show the full traceback of errors (for bug reports)",
+    )
+
+
 def _build_parser():
     parser = argparse.ArgumentParser(
         prog="tricenter",
@@ -64,14 +75,11 @@ def _build_parser():
     parser.add_argument(
         "--version", action="version", version=f"tricenter {__version__}"
     )
-    parser.add_argument(
-        "--traceback",
-        action="store_true",
-        help="show the full traceback of errors (for bug reports)",
-    )
+    _add_traceback_option(parser)
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name, (module, help) in COMMANDS.items():
         subparser = subparsers.add_parser(name, help=help, description=help)
+        _add_traceback_option(subparser)
         subparser.set_defaults(_module=module)
     return parser, subparsers
 
@@ -83,11 +91,7 @@ def _command(argv):
 
 
 def _traceback_wanted(argv) -> bool:
-    # the option must be read before argparse runs: importing a sub-command's module
-    # can fail already, and argparse has not parsed anything then
-    command = _command(argv)
-    options = argv[: argv.index(command)] if command is not None else argv
-    return "--traceback" in options or os.environ.get("TRICENTER_TRACEBACK") == "1"
+    return "--traceback" in argv or os.environ.get("TRICENTER_TRACEBACK") == "1"
 
 
 def _is_user_error(error: Exception) -> bool:
