@@ -21,7 +21,7 @@ MOVED = {
     "tricenter.radial": "tricenter.features.radial",
     "tricenter.triplets": "tricenter.features.contraction",
     "tricenter.structures": "tricenter.datasets.structures",
-    "tricenter.training": "tricenter.train.training",
+    "tricenter.training": "tricenter.train",
     "tricenter.reproduce": "tricenter.paper.table1",
     "tricenter.demo": "tricenter.paper.demo",
 }

@@ -28,7 +28,7 @@ COMMANDS = {
         "show the bispectrum degeneracy and train quick models",
     ),
     "label": ("tricenter.labelling.label", "label structures with DFT or GFN-xTB"),
-    "train": ("tricenter.train.training", "train a model from a YAML configuration"),
+    "train": ("tricenter.train.run", "train a model from a YAML configuration"),
     "reproduce": ("tricenter.paper.table1", "reproduce the paper's results"),
     "export": ("tricenter.export", "export a trained model for metatomic engines"),
 }

@@ -1,4 +1,4 @@
-"""The triplet deep set of paper Eq. 2 and the models built on it.
+"""The triplet deep set of the paper (its second equation) and the models built on it.
 
 .. math::
 

@@ -263,7 +263,8 @@ def load_config(config) -> Config:
         if not path.is_file():
             raise FileNotFoundError(f"configuration file '{path}' not found")
         try:
-            values = yaml.safe_load(path.read_text())
+            with path.open() as stream:
+                values = yaml.safe_load(stream)
         except yaml.YAMLError as error:
             raise ValueError(f"'{path}' is not valid YAML: {error}") from error
         try:
