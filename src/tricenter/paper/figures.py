@@ -5,6 +5,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..features.neighbors import systems_with_neighbors
+
 
 def _pyplot():
     import matplotlib
@@ -51,7 +53,7 @@ def latent_sweep_figure(table, path: Path) -> dict:
     results = {"linear": {}, "nonlinear": {}}
     for q in sizes:
         if q == preset.latent:
-            linear, nonlinear = table._done("A_rho_L"), table._done("A_rho_NL")
+            linear, nonlinear = table.done("A_rho_L"), table.done("A_rho_NL")
         else:
             # cached linear models converge fast; the sweep is a trend, not a table
             linear = table.vector_model(
@@ -83,10 +85,8 @@ def latent_sweep_figure(table, path: Path) -> dict:
 def distortion_figure(table, path: Path, amplitudes=(0.001, 0.003, 0.01, 0.03, 0.1)):
     """Fig. 3a: distances between the two partners of distorted test pairs, in
     bispectrum, encoded (A^ρ_NL) and ν ≤ 7 feature spaces."""
-    from ..features.neighbors import systems_with_neighbors
-
     plt = _pyplot()
-    vector, dtype = table._load_vector_model("A_rho_NL", False, table.preset.latent)
+    vector, dtype = table.load_vector_model("A_rho_NL", False, table.preset.latent)
     rng = np.random.default_rng(table.seed + 1)
     pairs = table.index["test"][: 2 * table.preset.n_distortion_pairs]
     frames = []
