@@ -82,6 +82,8 @@ class Experiment:
         self.inputs = TripletInputs(self.hypers, types).to(torch.float64)
         self.triplet_dtype = DTYPES[preset.triplet_dtype]
         self.selection = selection
+        #: the training log of each model trained by this object (not read back)
+        self.logs: Dict[str, list] = {}
         self.systems, self.triplet_systems = {}, {}
         cutoff = self.inputs.features.cutoff
         for part, indices in self.index.items():
@@ -112,6 +114,7 @@ class Experiment:
 
     # ------------------------------------------------------------- cached features
     def _features(self):
+        """The density and summed triplets (the ν = 3 invariants) of every centre."""
         self.density, self.summed, self.center_type = {}, {}, {}
         with torch.no_grad():
             for part, systems in self.systems.items():
@@ -125,16 +128,25 @@ class Experiment:
                 self.density[part] = torch.cat(densities)
                 self.summed[part] = torch.cat(summed)
                 self.center_type[part] = torch.cat(types)
+
+    @functools.cached_property
+    def nice(self) -> NiceFeatures:
+        """ν ≤ 7 features (NICE-style products with PCA), fitted on at most 1000
+        training centres; built when a row first needs them."""
         rng = np.random.default_rng(self.seed)
         n_fit = min(len(self.index["train"]), 1000)
         fit_rows = np.sort(rng.choice(len(self.index["train"]), n_fit, replace=False))
-        self.nice = NiceFeatures(
+        return NiceFeatures(
             self.inputs.features.contraction.max_angular,
             7,
             self.preset.nice_contracted,
             self.preset.nice_outputs,
         ).fit(self.density["train"][fit_rows])
-        self.high_order = {p: self.nice.transform(d) for p, d in self.density.items()}
+
+    @functools.cached_property
+    def high_order(self) -> Dict[str, torch.Tensor]:
+        """``(2 * n_pairs, n_features)`` ν ≤ 7 features of each part."""
+        return {p: self.nice.transform(d) for p, d in self.density.items()}
 
     def targets_of(self, part: str) -> np.ndarray:
         """``(2 * n_pairs,)`` targets of ``"train"``, ``"val"`` or ``"test"``."""
@@ -165,7 +177,7 @@ class Experiment:
         pairs, resuming from ``out/models/{name}/checkpoint.pt``."""
         groups = {p: np.arange(len(self.index[p])) // 2 for p in ("train", "val")}
         torch.manual_seed(self.seed)
-        return fit(
+        self.logs[name] = fit(
             module,
             loss_of_part("train"),
             groups["train"],
@@ -176,6 +188,7 @@ class Experiment:
             resume=True,
             description=name,
         )
+        return self.logs[name]
 
     def set_energy_scales(self, model):
         """Per-type shifts and the energy scale of ``model`` from the training
