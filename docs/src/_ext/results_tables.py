@@ -107,6 +107,15 @@ def _text(line):
     return _CODE.sub(r"``\1``", line)
 
 
+def _line(line):
+    """A line of a benchmark's output as a line block; a leading ``$ command`` is
+    code."""
+    command, _, rest = line.strip().partition("  ")
+    if command.startswith("$ "):
+        return f"| ``{command}`` {_text(rest.strip())}".rstrip()
+    return f"| {_text(line.strip())}"
+
+
 class _FileDirective(Directive):
     required_arguments = 1
 
@@ -155,7 +164,7 @@ class TextTables(_FileDirective):
                 None,
             )
             if table_start is None:
-                lines += ["::", "", *[f"    {row}" for row in rows], ""]
+                lines += [*[_line(row) for row in rows], ""]
                 continue
             caption = " ".join(rows[:table_start])
             names = _COLUMNS.split(rows[table_start].strip())
@@ -170,7 +179,7 @@ class MarkdownTables(_FileDirective):
     def run(self):
         with open(self.path()) as stream:
             source = stream.read().split("\n")
-        lines, table = [], []
+        lines, table, fenced = [], [], False
         for line in [*source, ""]:
             if line.startswith("|"):
                 cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
@@ -180,9 +189,16 @@ class MarkdownTables(_FileDirective):
             if table:
                 lines += ["", *_list_table(table[0], table[1:])]
                 table = []
-            if line.startswith("#") or line.startswith("```"):
+            if line.startswith("```"):
+                fenced = not fenced
+                lines.append("")
                 continue
-            lines.append(_text(line) if line.strip() else "")
+            if line.startswith("#"):
+                continue
+            if not line.strip():
+                lines.append("")
+            else:
+                lines.append(_line(line) if fenced else _text(line))
         return self.render(lines)
 
 

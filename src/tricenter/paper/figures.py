@@ -94,7 +94,7 @@ def latent_sweep_plot(sweep: dict, path: Path):
     names = {"linear": "A^ρ_L (linear encoder)", "nonlinear": "A^ρ_NL (MLP encoder)"}
     titles = {"mean": "Mean error", "diff": "Diff error"}
     with plt.rc_context({"font.size": 14}):
-        figure, axes = plt.subplots(1, 2, figsize=(11, 4.8))
+        figure, axes = plt.subplots(1, 2, figsize=(11, 5.2))
         for index, metric in enumerate(("mean", "diff")):
             for kind, marker in (("linear", "s"), ("nonlinear", "o")):
                 sizes = sorted(sweep[kind], key=int)
@@ -114,8 +114,9 @@ def latent_sweep_plot(sweep: dict, path: Path):
             axes[index].set_title(titles[metric])
             axes[index].grid(True, which="both", alpha=0.3)
         axes[1].axhline(1.0, color="black", lw=1, ls="--")
-        axes[0].legend()
-        figure.tight_layout()
+        handles, labels = axes[0].get_legend_handles_labels()
+        figure.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
+        figure.tight_layout(rect=(0, 0.08, 1, 1))
         figure.savefig(path, dpi=120)
     plt.close(figure)
 
