@@ -8,6 +8,7 @@ from tricenter.datasets import shipped_path
 from tricenter.export import load_checkpoint
 from tricenter.paper.metrics import pair_metrics
 from tricenter.paper.pairs import load_pairs, split_pairs
+from tricenter.paper.report import collect_table1
 from tricenter.paper.settings import PAPER_TABLE1, ROWS, Preset
 from tricenter.paper.table1 import run_table1
 
@@ -153,3 +154,14 @@ def test_table1_resumes_from_rows_and_checkpoints(tiny_pairs, tmp_path):
     assert again["rows"]["B_NL"] != first["rows"]["B_NL"]
     unchanged = [name for name in ROWS if name not in ("D_L", "B_NL")]
     assert all(again["rows"][n] == first["rows"][n] for n in unchanged)
+    # an interrupted run's table, from its rows alone
+    (rows / "C_L.json").unlink()
+    collected = collect_table1(tmp_path, prefix="partial")
+    assert collected["rows"]["C_L"] == {"mean": None, "diff": None}
+    assert collected["rows"]["D_L"]["mean"] == 42.0 and not collected["complete"]
+    assert "| C_L | " in (tmp_path / "partial.md").read_text()
+
+
+def test_collect_needs_a_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="holds no rows of a Table 1 run"):
+        collect_table1(tmp_path / "elsewhere")

@@ -63,8 +63,14 @@ def collect_table1(out, prefix: str = "table1", data: str = "", quick: bool = Fa
     :param data: name of the data file, for the record
     :param quick: whether the run used the ``quick`` preset
     :return: the content of ``{prefix}.json``
+    :raises FileNotFoundError: when ``out`` holds no rows
     """
     out = Path(out)
+    if not (out / "rows").is_dir():
+        raise FileNotFoundError(
+            f"'{out}' holds no rows of a Table 1 run (no '{out / 'rows'}'): pass the "
+            "--out folder of the interrupted run"
+        )
     preset = PRESETS["quick" if quick else "full"]
     rows = {}
     for name in ROWS:
