@@ -2,9 +2,15 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
-from tricenter.paper.demo import shipped_pairs
-from tricenter.paper.table1 import PAPER_TABLE1, ROWS, Preset, load_pairs, pair_metrics
+from tricenter.datasets import shipped_path
+from tricenter.export import load_checkpoint
+from tricenter.paper.metrics import pair_metrics
+from tricenter.paper.pairs import load_pairs, split_pairs
+from tricenter.paper.report import collect_table1
+from tricenter.paper.settings import PAPER_TABLE1, ROWS, Preset
+from tricenter.paper.table1 import run_table1
 
 
 def test_pair_metrics():
@@ -24,8 +30,25 @@ def test_pair_metrics():
     assert pair_metrics(vectors, vectors) == {"mean": 0.0, "diff": 0.0}
 
 
-def test_load_pbe_pairs(shared_data):
-    frames, targets, pairs = load_pairs(shared_data / "b8-pbe-pairs-0000-1499.xyz")
+def test_pair_metrics_bad_shapes():
+    with pytest.raises(ValueError, match="even number of rows"):
+        pair_metrics(np.zeros(3), np.zeros(3))
+    with pytest.raises(ValueError, match="same shape"):
+        pair_metrics(np.zeros(4), np.zeros(6))
+
+
+def test_split_pairs():
+    split = split_pairs(20, 100, 3, 4, seed=1)
+    assert [len(split[p]) for p in ("train", "val", "test")] == [13, 3, 4]
+    together = np.concatenate(list(split.values()))
+    assert sorted(together.tolist()) == list(range(20))
+    assert split_pairs(20, 100, 3, 4, seed=1)["test"].tolist() == split["test"].tolist()
+    with pytest.raises(ValueError, match="the data has 5 pairs, this run needs >= 9"):
+        split_pairs(5, 1, 3, 4, seed=0)
+
+
+def test_load_pbe_pairs():
+    frames, targets, pairs = load_pairs(shipped_path("b8-pbe-pairs"))
     assert len(frames) == 3000 and pairs[:4].tolist() == [0, 0, 1, 1]
     expected = (frames[0].info["energy_ha"] + 198.27291671238572) * 27.211386245988
     assert targets[0] == pytest.approx(expected)
@@ -36,7 +59,7 @@ def test_load_pbe_pairs(shared_data):
 
 @pytest.fixture(scope="module")
 def shipped():
-    return load_pairs(shipped_pairs())
+    return load_pairs(shipped_path("b8-xtb-pairs"))
 
 
 def test_load_shipped_pairs(shipped):
@@ -89,8 +112,6 @@ def tiny_pairs(tmp_path_factory, shipped):
 
 
 def test_table1_end_to_end(tiny_pairs, tmp_path):
-    from tricenter.paper.table1 import run_table1
-
     result = run_table1(tiny_pairs, tmp_path, preset=TINY, progress=False)
     written = json.loads((tmp_path / "table1.json").read_text())
     assert list(written["rows"]) == ROWS and written["paper"] == PAPER_TABLE1
@@ -106,30 +127,41 @@ def test_table1_end_to_end(tiny_pairs, tmp_path):
     predicted = np.load(tmp_path / "rows" / "B_NL.npy")
     assert np.min(np.abs(predicted[0::2] - predicted[1::2])) > 1e-9
     # energy models are saved in the format that `tricenter export` reads
-    from tricenter.export import load_checkpoint
-
     for name in ("B_NL", "D_L"):
         model = load_checkpoint(tmp_path / "models" / name / "model.pt")
         assert model.atomic_types == [5]
-    # a second call resumes from the stored rows
-    again = run_table1(tiny_pairs, tmp_path, preset=TINY, progress=False)
-    assert again["rows"] == result["rows"]
 
 
-def test_demo_exports_models_that_run_in_ase(tiny_pairs, tmp_path):
-    """The demo's exported B_NL model tells partners apart through ASE, its
-    exported bispectrum model (D_NL) does not."""
-    pytest.importorskip("metatomic_ase", reason="metatomic-ase is not installed")
-    from tricenter.export import load
-    from tricenter.paper.demo import run_demo
+def test_table1_resumes_from_rows_and_checkpoints(tiny_pairs, tmp_path):
+    """A second run reads finished rows back and trains from the checkpoints: rows
+    and checkpoints altered between the runs show in its results, which retraining
+    from scratch would not reproduce."""
+    first = run_table1(tiny_pairs, tmp_path, preset=TINY, progress=False, figures=False)
+    rows = tmp_path / "rows"
+    stored = json.loads((rows / "D_L.json").read_text())
+    (rows / "D_L.json").write_text(json.dumps({**stored, "mean": 42.0}))
+    # B_NL: forget its row, shift the best state of its finished training by 1 eV
+    predicted = np.load(rows / "B_NL.npy")
+    (rows / "B_NL.json").unlink()
+    checkpoint = tmp_path / "models" / "B_NL" / "checkpoint.pt"
+    saved = torch.load(checkpoint, weights_only=False)
+    saved["best_state"]["energy_shift"] += 1.0
+    torch.save(saved, checkpoint)
 
-    sizes = dict(n_train_pairs=10, n_val_pairs=4, n_test_pairs=4, latent=4)
-    sizes.update(encoder_hidden=[8], head_hidden=[8], epochs=2, triplet_epochs=1)
-    result = run_demo(tmp_path, data=tiny_pairs, progress=False, sizes=sizes)
-    exported = result["exported"]
-    # the shipped geometries are rounded to 1e-8 Å, so the partners' bispectra agree
-    # to ~1e-9 only; tiny models give ~2e-4 (B_NL) and <= 2e-11 (D_NL), seeds 0-2
-    assert exported["B_NL"]["partner_difference"] > 1e-6
-    assert exported["D_NL"]["partner_difference"] < 1e-8
-    for name in ("B_NL", "D_NL"):
-        assert load(exported[name]["path"]).capabilities().dtype == "float64"
+    again = run_table1(tiny_pairs, tmp_path, preset=TINY, progress=False, figures=False)
+    assert again["rows"]["D_L"]["mean"] == 42.0
+    assert np.allclose(np.load(rows / "B_NL.npy"), predicted + 1.0, atol=1e-10)
+    assert again["rows"]["B_NL"] != first["rows"]["B_NL"]
+    unchanged = [name for name in ROWS if name not in ("D_L", "B_NL")]
+    assert all(again["rows"][n] == first["rows"][n] for n in unchanged)
+    # an interrupted run's table, from its rows alone
+    (rows / "C_L.json").unlink()
+    collected = collect_table1(tmp_path, prefix="partial")
+    assert collected["rows"]["C_L"] == {"mean": None, "diff": None}
+    assert collected["rows"]["D_L"]["mean"] == 42.0 and not collected["complete"]
+    assert "| C_L | " in (tmp_path / "partial.md").read_text()
+
+
+def test_collect_needs_a_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match="holds no rows of a Table 1 run"):
+        collect_table1(tmp_path / "elsewhere")

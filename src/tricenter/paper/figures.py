@@ -5,6 +5,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..features.neighbors import systems_with_neighbors
+
 
 def _pyplot():
     import matplotlib
@@ -15,14 +17,25 @@ def _pyplot():
     return plt
 
 
-def parity_figure(table, path: Path, n_pairs: int = 250):
-    """Fig. 3b: predicted vs reference energies of test pairs for B_NL and D_NL,
-    partners joined by a line."""
+COLORS = {"D_NL": "tab:red", "B_NL": "tab:blue", "shipped": "tab:blue"}
+
+
+def parity_figure(table, path: Path, rows=("D_NL", "B_NL"), n_pairs: int = 250):
+    """Fig. 3b: predicted vs reference energies of test pairs, partners joined by a
+    line.
+
+    :param table: a :py:class:`~tricenter.paper.experiment.Experiment` whose
+        ``rows`` are finished
+    :param path: image file to write
+    :param rows: the rows drawn
+    :param n_pairs: at most this many pairs drawn
+    """
     plt = _pyplot()
     target = table.targets_of("test")
     n = min(n_pairs, len(target) // 2)
     figure, axes = plt.subplots(figsize=(4.5, 4.5))
-    for name, color in (("D_NL", "tab:red"), ("B_NL", "tab:blue")):
+    for name in rows:
+        color = COLORS.get(name, "tab:green")
         predicted = np.load(table.out / "rows" / f"{name}.npy")
         for k in range(n):
             axes.plot(
@@ -45,13 +58,12 @@ def parity_figure(table, path: Path, n_pairs: int = 250):
 
 def latent_sweep_figure(table, path: Path) -> dict:
     """Fig. S4: errors of the A^ρ models on the ν ≤ 7 features vs latent size."""
-    plt = _pyplot()
     preset = table.preset
     sizes = sorted(set(preset.latent_sweep) | {preset.latent})
     results = {"linear": {}, "nonlinear": {}}
     for q in sizes:
         if q == preset.latent:
-            linear, nonlinear = table._done("A_rho_L"), table._done("A_rho_NL")
+            linear, nonlinear = table.done("A_rho_L"), table.done("A_rho_NL")
         else:
             # cached linear models converge fast; the sweep is a trend, not a table
             linear = table.vector_model(
@@ -62,31 +74,58 @@ def latent_sweep_figure(table, path: Path) -> dict:
             )
         results["linear"][q] = {"mean": linear["mean"], "diff": linear["diff"]}
         results["nonlinear"][q] = {"mean": nonlinear["mean"], "diff": nonlinear["diff"]}
-    figure, axes = plt.subplots(1, 2, figsize=(8, 3.5))
-    for index, metric in enumerate(("mean", "diff")):
-        for kind, marker in (("linear", "s"), ("nonlinear", "o")):
-            values = [results[kind][q][metric] for q in sizes]
-            axes[index].plot(sizes, values, marker=marker, label=f"A^ρ {kind}")
-        axes[index].set_xscale("log", base=2)
-        axes[index].set_yscale("log")
-        axes[index].set_xlabel("latent size q")
-        axes[index].set_ylabel(f"relative {metric} error")
-        axes[index].legend()
-    figure.tight_layout()
-    figure.savefig(path, dpi=150)
-    plt.close(figure)
-    return {
+    sweep = {
         kind: {str(q): v for q, v in values.items()} for kind, values in results.items()
     }
+    latent_sweep_plot(sweep, path)
+    return sweep
+
+
+def latent_sweep_plot(sweep: dict, path: Path):
+    """Draw the latent sweep stored under ``"latent_sweep"`` in ``table1.json``.
+
+    :param sweep: ``{"linear" | "nonlinear": {q: {"mean", "diff"}}}``
+    :param path: image file to write
+
+    A stored run is redrawn with ``latent_sweep_plot(json.load(open(
+    "table1.json"))["latent_sweep"], "table1-latent.png")``.
+    """
+    plt = _pyplot()
+    names = {"linear": "A^ρ_L (linear encoder)", "nonlinear": "A^ρ_NL (MLP encoder)"}
+    titles = {"mean": "Mean error", "diff": "Diff error"}
+    with plt.rc_context({"font.size": 14}):
+        figure, axes = plt.subplots(1, 2, figsize=(11, 5.2))
+        for index, metric in enumerate(("mean", "diff")):
+            for kind, marker in (("linear", "s"), ("nonlinear", "o")):
+                sizes = sorted(sweep[kind], key=int)
+                values = [sweep[kind][q][metric] for q in sizes]
+                axes[index].plot(
+                    [int(q) for q in sizes],
+                    values,
+                    marker=marker,
+                    markersize=8,
+                    lw=2,
+                    label=names[kind],
+                )
+            axes[index].set_xscale("log", base=2)
+            axes[index].set_yscale("log")
+            axes[index].set_xlabel("latent size q")
+            axes[index].set_ylabel(f"relative {metric} error")
+            axes[index].set_title(titles[metric])
+            axes[index].grid(True, which="both", alpha=0.3)
+        axes[1].axhline(1.0, color="black", lw=1, ls="--")
+        handles, labels = axes[0].get_legend_handles_labels()
+        figure.legend(handles, labels, loc="lower center", ncol=2, frameon=False)
+        figure.tight_layout(rect=(0, 0.08, 1, 1))
+        figure.savefig(path, dpi=120)
+    plt.close(figure)
 
 
 def distortion_figure(table, path: Path, amplitudes=(0.001, 0.003, 0.01, 0.03, 0.1)):
     """Fig. 3a: distances between the two partners of distorted test pairs, in
     bispectrum, encoded (A^ρ_NL) and ν ≤ 7 feature spaces."""
-    from ..features.neighbors import systems_with_neighbors
-
     plt = _pyplot()
-    vector, dtype = table._load_vector_model("A_rho_NL", False, table.preset.latent)
+    vector, dtype = table.load_vector_model("A_rho_NL", False, table.preset.latent)
     rng = np.random.default_rng(table.seed + 1)
     pairs = table.index["test"][: 2 * table.preset.n_distortion_pairs]
     frames = []

@@ -1,0 +1,59 @@
+"""``tricenter reproduce``: the command line of the Table 1 reproduction."""
+
+from pathlib import Path
+
+import torch
+
+from .report import collect_table1
+from .settings import ROWS
+from .table1 import run_table1
+
+
+def add_cli_arguments(parser):
+    """Arguments of ``tricenter reproduce``."""
+    parser.add_argument("what", choices=["table1"], help="what to reproduce")
+    parser.add_argument("--data", required=True, help="extxyz file of B8 pairs")
+    parser.add_argument("--out", required=True, help="output directory")
+    parser.add_argument("--quick", action="store_true", help="small preset (minutes)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of everything")
+    parser.add_argument("--prefix", default="table1", help="name of the outputs")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument(
+        "--collect",
+        action="store_true",
+        help="only write the table from the rows an interrupted run finished",
+    )
+
+
+def run_cli(args) -> int:
+    """Run ``tricenter reproduce``."""
+    if args.threads is not None:
+        torch.set_num_threads(args.threads)
+    written = Path(args.out) / (args.prefix + ".json")
+    if args.collect:
+        collect_table1(args.out, args.prefix, args.data, args.quick)
+        print(f"written to {written}")
+        return 0
+    result = run_table1(
+        args.data,
+        args.out,
+        quick=args.quick,
+        seed=args.seed,
+        progress=not args.no_progress,
+        prefix=args.prefix,
+    )
+    print("Mean, Diff: errors of the partners' mean and difference, relative to the")
+    print("std of the energies and of the differences (Diff = 1: no resolution)")
+    print(f"{'model':10s} {'Mean':>7s} {'Diff':>7s}   paper Mean   Diff")
+    for name in ROWS:
+        ours, paper = result["rows"][name], result["paper"][name]
+        print(
+            f"{name:10s} {ours['mean']:7.3f} {ours['diff']:7.3f}   "
+            f"{paper['mean']:10.3f} {paper['diff']:6.3f}"
+        )
+    print(f"written to {written}")
+    return 0
+
+
+__all__ = ["add_cli_arguments", "run_cli"]
