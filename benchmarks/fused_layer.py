@@ -20,7 +20,7 @@ import torch
 from tricenter.datasets.structures import b8_pairs
 from tricenter.features.neighbors import systems_with_neighbors
 from tricenter.models import PAPER_HYPERS, TripletEnergyModel
-from tricenter.train.training import selection
+from tricenter.train.energy import selection
 
 
 def materialised_xi(encoder, systems, selected):

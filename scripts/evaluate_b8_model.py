@@ -24,7 +24,7 @@ from metatomic.torch import ModelEvaluationOptions, ModelOutput
 
 import tricenter.export
 from tricenter.features.neighbors import systems_with_neighbors
-from tricenter.paper.table1 import pair_metrics
+from tricenter.paper.metrics import pair_metrics
 from tricenter.train import load_config, load_dataset, split_groups
 
 

@@ -49,6 +49,7 @@ extensions = [
     "sphinx.ext.viewcode",
     "sphinx_gallery.gen_gallery",
     "changelog",
+    "results_tables",
 ]
 
 exclude_patterns = ["_build", "Thumbs.db", ".DS_Store", "examples/*.ipynb"]

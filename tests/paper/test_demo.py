@@ -12,7 +12,7 @@ from tricenter.paper.demo import (
     run_demo,
     shipped_split,
 )
-from tricenter.train.training import split_groups
+from tricenter.train.data import split_groups
 
 
 SHIPPED = Path(__file__).parents[2] / "models" / "b8-pbe-triplet.ckpt"

@@ -29,7 +29,7 @@ COMMANDS = {
     ),
     "label": ("tricenter.labelling.label", "label structures with DFT or GFN-xTB"),
     "train": ("tricenter.train.run", "train a model from a YAML configuration"),
-    "reproduce": ("tricenter.paper.table1", "reproduce the paper's results"),
+    "reproduce": ("tricenter.paper.reproduce", "reproduce the paper's results"),
     "export": ("tricenter.export", "export a trained model for metatomic engines"),
 }
 

@@ -33,7 +33,8 @@ from ..features.neighbors import systems_with_neighbors
 from ..models import PAPER_HYPERS, TripletEncoder
 from ..models.inputs import TripletInputs
 from ..train.config import SplitConfig
-from ..train.training import predict_energies, selection, split_groups
+from ..train.data import split_groups
+from ..train.energy import predict_energies, selection
 from .engine import engine_center_energies, export_models
 from .figures import parity_figure
 from .pairs import load_pairs

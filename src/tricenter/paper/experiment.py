@@ -14,7 +14,8 @@ from ..features.neighbors import systems_with_neighbors
 from ..models import PAPER_HYPERS, NiceFeatures
 from ..models.inputs import TripletInputs
 from ..train.config import OptimConfig
-from ..train.training import fit, fit_energy_scales, predict_energies, selection
+from ..train.energy import fit_energy_scales, predict_energies, selection
+from ..train.loop import fit
 from .metrics import pair_metrics
 from .pairs import frames_of, load_pairs, split_pairs
 

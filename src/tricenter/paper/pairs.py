@@ -8,12 +8,8 @@ from typing import Dict
 
 import numpy as np
 
-from ..datasets import read_extxyz
+from ..datasets import PBE_REFERENCE_HA, read_extxyz
 from ..train.config import ENERGY_UNITS
-
-
-#: energy of the minimum B8 structure (PBE/cc-pVDZ, Ha), the reference of the targets
-PBE_REFERENCE_HA = -198.27291671238572
 
 
 def load_pairs(path) -> tuple:

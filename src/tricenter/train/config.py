@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import List, Optional
 
+from ..datasets.pairs import BOHR_ANGSTROM, HARTREE_EV
 from ..datasets.shipped import SHIPPED
 from ..features.hypers import PAPER_HYPERS
 
@@ -308,6 +309,6 @@ def _validate(config: Config):
 
 
 #: conversion factors to eV
-ENERGY_UNITS = {"eV": 1.0, "Ha": 27.211386245988, "kcal/mol": 0.0433641043}
+ENERGY_UNITS = {"eV": 1.0, "Ha": HARTREE_EV, "kcal/mol": 0.0433641043}
 #: conversion factors to eV/Å
-FORCE_UNITS = {"eV/A": 1.0, "Ha/Bohr": 27.211386245988 / 0.529177210903}
+FORCE_UNITS = {"eV/A": 1.0, "Ha/Bohr": HARTREE_EV / BOHR_ANGSTROM}
