@@ -14,7 +14,7 @@ from metatensor.torch import Labels
 from metatomic.torch import System
 
 from ..features.cg import real_clebsch_gordan
-from .deepset import EnergyModel
+from .deepset import EnergyModel, PerTypeHeads
 from .inputs import TripletInputs
 
 
@@ -83,8 +83,6 @@ class FeatureEnergyModel(torch.nn.Module):
         activation: bool = True,
     ):
         super().__init__()
-        from .deepset import PerTypeHeads
-
         self.atomic_types: List[int] = list(atomic_types)
         n_types = len(self.atomic_types)
         self.heads = PerTypeHeads(
