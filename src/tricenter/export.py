@@ -12,11 +12,14 @@ An exported file is a TorchScript :py:class:`metatomic.torch.AtomisticModel`: AS
 - ``selected_atoms``, honoured: engines that add ghost atoms (LAMMPS) get energies of
   the selected atoms only.
 
-The harmonics of :py:mod:`tricenter.features.harmonics` carry their own first and second
-derivatives, so forces and stress stay right in hosts that never imported
-``sphericart.torch`` (see :ref:`howto-engines`). The compiled extensions the model
-calls (sphericart-torch) are copied next to the model file, in an ``extensions``
-folder that engines are pointed to.
+The whole model is plain TorchScript (the harmonics of
+:py:mod:`tricenter.features.harmonics` included): an exported file needs no compiled
+extension, and autograd gives forces, stress and their derivatives wherever it runs.
+
+A model trained on the energies of some atoms only (the B8 benchmark learns atom 0's)
+still declares ``energy``, so that engines can run it; its description says which
+atoms the energies mean something for, and exporting it warns that an engine's total
+energy (a sum over all atoms) is not the trained quantity.
 
 >>> import tricenter.export
 >>> sorted(tricenter.export.REFERENCES)
@@ -24,8 +27,11 @@ folder that engines are pointed to.
 """
 
 import argparse
+import contextlib
 import copy
 import json
+import re
+import warnings
 import zipfile
 from pathlib import Path
 from typing import Dict, List, Optional, Union
@@ -60,6 +66,18 @@ REFERENCES: Dict[str, List[str]] = {
 }
 
 _DTYPES = {"float64": torch.float64, "float32": torch.float32}
+
+#: namespaces of the TorchScript operators that engines provide themselves
+ENGINE_OPERATORS = frozenset({"aten", "prim", "profiler", "metatensor", "metatomic"})
+
+#: the default name: metatomic presents a model as "the {name} model"
+DEFAULT_NAME = "tricenter triplet energy"
+
+_DEFAULT_DESCRIPTION = (
+    "Complete three-centre (triplet) energy model: per-atom energies "
+    "E_i = eps(xi(A_i)), with xi(A_i) a sum of a non-linear function over ordered "
+    "pairs of neighbours (j, j') of atom i."
+)
 
 
 class MetatomicEnergyModel(torch.nn.Module):
@@ -160,9 +178,10 @@ def atomistic_model(
     model: torch.nn.Module,
     *,
     dtype: torch.dtype = torch.float64,
-    name: str = "tricenter triplet model",
+    name: str = DEFAULT_NAME,
     description: str = "",
     authors: Optional[List[str]] = None,
+    trained_atoms: Optional[List[int]] = None,
 ) -> AtomisticModel:
     """Wrap a tricenter energy model in a :py:class:`metatomic.torch.AtomisticModel`.
 
@@ -171,9 +190,13 @@ def atomistic_model(
 
     :param model: a tricenter energy model (see :py:class:`MetatomicEnergyModel`)
     :param dtype: ``torch.float64`` or ``torch.float32``, the dtype engines must use
-    :param name: name stored in the metadata
+    :param name: name stored in the metadata (metatomic presents the model as "the
+        {name} model", so a trailing "model" is dropped)
     :param description: description stored in the metadata
     :param authors: authors stored in the metadata
+    :param trained_atoms: the atoms whose energies the model was trained on (``None``:
+        all, the total energy); the description then says that only their per-atom
+        energies are meaningful, and :py:func:`warnings.warn` says it now
     """
     dtype_name = {torch.float64: "float64", torch.float32: "float32"}.get(dtype)
     if dtype_name is None:
@@ -185,22 +208,25 @@ def atomistic_model(
 
     from . import __version__
 
+    name = re.sub(r"\s+model\s*$", "", name.strip(), flags=re.IGNORECASE)
     if description == "":
-        description = (
-            "Complete three-centre (triplet) energy model: per-atom energies "
-            "E_i = eps(xi(A_i)), with xi(A_i) a sum of a non-linear function over "
-            "ordered pairs of neighbours (j, j') of atom i."
-        )
+        description = _DEFAULT_DESCRIPTION
+    extra = {
+        "tricenter-version": __version__,
+        "tricenter-export-format": EXPORT_FORMAT,
+        "cutoff": str(wrapper.cutoff),
+    }
+    if trained_atoms is not None:
+        notice = trained_atoms_notice(trained_atoms)
+        description = f"{notice}\n\n{description}"
+        extra["trained-atoms"] = json.dumps([int(atom) for atom in trained_atoms])
+        warnings.warn(notice, UserWarning, stacklevel=2)
     metadata = ModelMetadata(
         name=name,
         description=description,
         authors=[] if authors is None else list(authors),
         references=REFERENCES,
-        extra={
-            "tricenter-version": __version__,
-            "tricenter-export-format": EXPORT_FORMAT,
-            "cutoff": str(wrapper.cutoff),
-        },
+        extra=extra,
     )
     capabilities = ModelCapabilities(
         outputs={
@@ -224,6 +250,61 @@ def atomistic_model(
     return AtomisticModel(wrapper.eval(), metadata, capabilities)
 
 
+def trained_atoms_notice(trained_atoms: List[int]) -> str:
+    """What a model trained on the energies of ``trained_atoms`` means, in words.
+
+    :param trained_atoms: indices of the atoms whose energies the model learnt
+    """
+    atoms = ", ".join(str(int(atom)) for atom in trained_atoms)
+    plural = "s" if len(trained_atoms) > 1 else ""
+    return (
+        f"This model was trained on the energy of atom{plural} {atoms} of each "
+        f"structure only: use the per-atom energy of atom{plural} {atoms} (ASE: "
+        f"get_potential_energies(), metatomic: energy with sample_kind='atom'). The "
+        "total energy that engines report (ASE get_potential_energy(), LAMMPS pe) "
+        "sums every atom's energy: it is not a quantity the model learnt, and "
+        "neither are the forces an engine derives from it."
+    )
+
+
+@contextlib.contextmanager
+def _engine_libraries_only():
+    """Hide from metatomic the compiled libraries that engines do not provide.
+
+    :py:meth:`metatomic.torch.AtomisticModel.save` records every TorchScript library
+    loaded in this process (sphericart-torch or featomic-torch, imported by anything
+    at all) as a dependency of the model, which engines then try to load.
+    """
+    loaded = torch.ops.loaded_libraries
+    kept = set(loaded)
+    try:
+        loaded.intersection_update(
+            {
+                library
+                for library in kept
+                if re.search(r"(metatensor|metatomic)_torch", Path(library).name)
+            }
+        )
+        yield
+    finally:
+        loaded.update(kept)
+
+
+def compiled_operators(path: Union[str, Path]) -> List[str]:
+    """Namespaces of the compiled TorchScript operators a saved model calls, beyond
+    those of torch, metatensor and metatomic that engines provide.
+
+    :param path: a saved TorchScript file
+    """
+    namespaces = set()
+    with zipfile.ZipFile(path) as archive:
+        for name in archive.namelist():
+            if name.endswith(".py") and "/code/" in f"/{name}":
+                code = archive.read(name).decode()
+                namespaces.update(re.findall(r"\bops\.(\w+)\.", code))
+    return sorted(namespaces - ENGINE_OPERATORS)
+
+
 def export(
     model: torch.nn.Module,
     path: Union[str, Path],
@@ -234,26 +315,29 @@ def export(
 ) -> AtomisticModel:
     """Save a tricenter energy model as a metatomic model file.
 
-    The compiled extensions the model calls are collected in ``extensions`` (by
-    default an ``extensions`` folder next to ``path``), which engines are given as
-    their extensions directory.
+    A tricenter model is plain TorchScript: the file needs no compiled extension and
+    records none. A model that does call compiled operators (a custom module inside
+    it) gets them collected into ``extensions``, which engines must then be given.
 
     :param model: a tricenter energy model (see :py:class:`MetatomicEnergyModel`)
     :param path: where to write the model
     :param dtype: ``torch.float64`` or ``torch.float32``
-    :param extensions: folder for the collected extensions; it is re-created
-    :param metadata: ``name``, ``description``, ``authors`` for the metadata
+    :param extensions: folder for the collected extensions of a model that calls
+        compiled operators (default: an ``extensions`` folder next to ``path``); it
+        is re-created
+    :param metadata: ``name``, ``description``, ``authors``, ``trained_atoms`` (see
+        :py:func:`atomistic_model`)
     :return: the (not compiled) :py:class:`metatomic.torch.AtomisticModel`
     """
     path = Path(path)
-    if extensions is None:
-        extensions = path.resolve().parent / "extensions"
-    # the harmonics' TorchScript operator must be registered to be collected
-    import sphericart.torch  # noqa: F401
-
     wrapped = atomistic_model(model, dtype=dtype, **metadata)
     path.parent.mkdir(parents=True, exist_ok=True)
-    wrapped.save(str(path), collect_extensions=str(extensions))
+    with _engine_libraries_only():
+        wrapped.save(str(path))
+    if len(compiled_operators(path)) != 0:
+        if extensions is None:
+            extensions = path.resolve().parent / "extensions"
+        wrapped.save(str(path), collect_extensions=str(extensions))
     return wrapped
 
 
@@ -342,7 +426,11 @@ def load_checkpoint(path: Union[str, Path]) -> torch.nn.Module:
 
 def add_cli_arguments(parser: argparse.ArgumentParser):
     """Arguments of ``tricenter export``."""
-    parser.add_argument("checkpoint", help="trained model checkpoint")
+    parser.add_argument(
+        "checkpoint",
+        help="the model that `tricenter train` wrote (model.pt in its output "
+        "folder, or the folder itself)",
+    )
     parser.add_argument(
         "-o", "--output", default="model.pt", help="exported model file (model.pt)"
     )
@@ -355,25 +443,46 @@ def add_cli_arguments(parser: argparse.ArgumentParser):
     parser.add_argument(
         "--extensions",
         default=None,
-        help="folder for the compiled extensions (default: 'extensions' next to the "
-        "output)",
+        help="folder for compiled extensions, only written for models that call "
+        "compiled operators (tricenter's own models do not)",
     )
-    parser.add_argument("--name", default="tricenter triplet model", help="model name")
+    parser.add_argument("--name", default=DEFAULT_NAME, help="model name")
+
+
+def trained_atoms(path: Union[str, Path]) -> Optional[List[int]]:
+    """The atoms whose energies a ``tricenter train`` checkpoint learnt
+    (``data.selected_atoms`` of its configuration), ``None`` for all atoms or for
+    checkpoints without a configuration.
+
+    :param path: checkpoint file, or a training output folder
+    """
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.pt"
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
+        return None
+    selected = saved["config"].get("data", {}).get("selected_atoms")
+    return None if selected is None else [int(atom) for atom in selected]
 
 
 def run_cli(args: argparse.Namespace) -> int:
     """Run ``tricenter export``."""
     model = load_checkpoint(args.checkpoint)
+    exported = Path(args.output)
     export(
         model,
-        args.output,
+        exported,
         dtype=_DTYPES[args.dtype],
         extensions=args.extensions,
         name=args.name,
+        trained_atoms=trained_atoms(args.checkpoint),
     )
-    extensions = args.extensions
-    if extensions is None:
-        extensions = str(Path(args.output).resolve().parent / "extensions")
-    summary = {"model": str(args.output), "extensions": extensions, "dtype": args.dtype}
+    extensions = None
+    if len(compiled_operators(exported)) != 0:
+        extensions = args.extensions
+        if extensions is None:
+            extensions = str(exported.resolve().parent / "extensions")
+    summary = {"model": str(exported), "extensions": extensions, "dtype": args.dtype}
     print(json.dumps(summary))
     return 0

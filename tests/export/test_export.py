@@ -1,13 +1,13 @@
 """Export to metatomic: the model file, its contract, and the loader's errors.
 
 The engines themselves (ASE, i-PI, TorchSim, LAMMPS, metatrain) are exercised in
-``test_engines.py``; the checks here go through ``metatomic-ase`` too, since that is how
-users reach an exported file.
+the ``test_<engine>.py`` files; the checks here go through ``metatomic-ase`` too,
+since that is how users reach an exported file.
 """
 
+import argparse
 import json
 import zipfile
-from typing import List, Optional, Tuple
 
 import ase
 import ase.build
@@ -18,8 +18,6 @@ import torch
 from metatensor.torch import Labels
 from metatomic.torch import (
     ModelOutput,
-    NeighborListOptions,
-    System,
     read_model_metadata,
 )
 
@@ -28,115 +26,7 @@ import tricenter.cli
 import tricenter.export
 import tricenter.features.neighbors
 
-
-# smaller than the paper's, so that finite differences of whole cells stay fast
-SMALL_HYPERS = {
-    "cutoff": {"radius": 2.6, "smoothing": {"type": "ShiftedCosine", "width": 0.5}},
-    "density": {"type": "Gaussian", "width": 0.3, "center_atom_weight": 0.0},
-    "basis": {
-        "type": "TensorProduct",
-        "max_angular": 2,
-        "radial": {"type": "Gto", "max_radial": 1},
-    },
-}
-
-
-class SmallTripletEnergy(torch.nn.Module):
-    """A small complete triplet model with the tricenter energy-model interface:
-    :math:`\\xi_i = \\sum_{jj'} \\tanh(T_{ijj'} W)`, :math:`E_i = \\tanh(\\xi_i) v`.
-    """
-
-    atomic_types: List[int]
-
-    def __init__(self, atomic_types: List[int], width: int = 4, seed: int = 0):
-        super().__init__()
-        self.features = tricenter.TripletFeatures(
-            **SMALL_HYPERS, atomic_types=atomic_types
-        )
-        self.cutoff = self.features.cutoff
-        self.atomic_types = self.features.atomic_types
-        n_properties = len(self.features._properties[0])
-        generator = torch.Generator().manual_seed(seed)
-        phi = torch.randn(n_properties, width, generator=generator, dtype=torch.float64)
-        self.phi = torch.nn.Parameter(30 * phi / n_properties**0.5)
-        readout = torch.randn(width, generator=generator, dtype=torch.float64)
-        self.readout = torch.nn.Parameter(readout)
-
-    def requested_neighbor_lists(self) -> List[NeighborListOptions]:
-        return self.features.requested_neighbor_lists()
-
-    def forward(
-        self, systems: List[System], selected_atoms: Optional[Labels] = None
-    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        device = systems[0].positions.device
-        dtype = systems[0].positions.dtype
-        centers: List[torch.Tensor] = []
-        offsets: List[int] = []
-        n_total = 0
-        for index, system in enumerate(systems):
-            n_atoms = system.positions.shape[0]
-            atoms = torch.arange(n_atoms, device=device)
-            if selected_atoms is not None:
-                values = selected_atoms.values.to(device)
-                atoms = torch.unique(values[values[:, 0] == index, 1]).to(torch.long)
-            centers.append(torch.stack([torch.full_like(atoms, index), atoms], dim=1))
-            offsets.append(n_total)
-            n_total += n_atoms
-        all_centers = torch.cat(centers)
-        offset = torch.tensor(offsets, device=device)
-        row = torch.full((n_total,), -1, dtype=torch.long, device=device)
-        row[offset[all_centers[:, 0]] + all_centers[:, 1]] = torch.arange(
-            all_centers.shape[0], device=device
-        )
-
-        triplets = self.features(systems, selected_atoms)
-        latent = torch.zeros(
-            (all_centers.shape[0], self.phi.shape[1]), dtype=dtype, device=device
-        )
-        for key, block in triplets.items():
-            if int(key[0]) != 0 or int(key[1]) != 1:
-                continue
-            samples = block.samples.values.to(torch.long)
-            center = row[offset[samples[:, 0]] + samples[:, 1]]
-            summand = torch.tanh(block.values @ self.phi.to(dtype))
-            latent = latent.index_add(0, center, summand)
-        energies = torch.tanh(latent) @ self.readout.to(dtype)
-        return energies, latent, all_centers
-
-
-def periodic_cell(seed: int = 0) -> ase.Atoms:
-    """A sheared, rattled 8-atom C/H cell (every atom sees images of itself)."""
-    atoms = ase.build.bulk("C", "diamond", a=3.57, cubic=True)
-    atoms.numbers[[1, 6]] = 1
-    shear = np.array([[1.0, 0.04, 0.0], [0.0, 1.02, -0.03], [0.05, 0.0, 0.98]])
-    atoms.set_cell(atoms.cell.array @ shear, scale_atoms=True)
-    atoms.rattle(0.1, seed=seed)
-    return atoms
-
-
-def calculator(path, **kwargs):
-    """The metatomic-ase calculator of an exported model."""
-    MetatomicCalculator = pytest.importorskip(
-        "metatomic_ase", reason="metatomic-ase is not installed"
-    ).MetatomicCalculator
-
-    kwargs.setdefault("check_consistency", True)
-    return MetatomicCalculator(
-        str(path), extensions_directory=str(path.parent / "extensions"), **kwargs
-    )
-
-
-@pytest.fixture(scope="module")
-def model():
-    return SmallTripletEnergy([1, 6])
-
-
-@pytest.fixture(scope="module")
-def exported(model, tmp_path_factory):
-    """The float64 export of :py:func:`model`, in its own folder."""
-    path = tmp_path_factory.mktemp("export") / "model.pt"
-    tricenter.export.export(model, path)
-    return path
+from .helpers import SMALL_HYPERS, calculator, periodic_cell
 
 
 def test_capabilities(exported):
@@ -169,13 +59,53 @@ def test_metadata_cites_the_paper(exported):
     assert metadata.extra["tricenter-export-format"] == "1"
 
 
-def test_extensions_are_collected(exported):
-    extensions = exported.parent / "extensions"
-    assert any(extensions.rglob("libsphericart_torch.so"))
-    with zipfile.ZipFile(exported) as archive:
-        (record,) = [name for name in archive.namelist() if name.endswith("extensions")]
-        names = [entry["name"] for entry in json.loads(archive.read(record))]
-    assert "sphericart_torch" in names
+def test_metadata_name(model, exported, tmp_path):
+    """metatomic presents a model as "the {name} model": names do not end in
+    "model"."""
+    metadata = read_model_metadata(str(exported))
+    assert metadata.name == "tricenter triplet energy"
+    assert "This is the tricenter triplet energy model\n" in str(metadata)
+    path = tmp_path / "named.pt"
+    tricenter.export.export(model, path, name="my triplet Model ")
+    metadata = read_model_metadata(str(path))
+    assert metadata.name == "my triplet"
+    assert "model model" not in str(metadata).lower()
+
+
+def test_no_extensions(model, exported):
+    """The model is plain TorchScript: it records no compiled extension, even though
+    this process loaded sphericart-torch, and no extensions folder is written."""
+    import sphericart.torch  # noqa: F401
+
+    assert any("sphericart" in name for name in torch.ops.loaded_libraries)
+    path = exported.parent / "again" / "model.pt"
+    tricenter.export.export(model, path)
+    for model in (exported, path):
+        assert not (model.parent / "extensions").exists()
+        with zipfile.ZipFile(model) as archive:
+            for entry in ("extensions", "extensions-deps"):
+                (record,) = [n for n in archive.namelist() if n.endswith(entry)]
+                assert json.loads(archive.read(record)) == []
+        assert tricenter.export.compiled_operators(model) == []
+    # the libraries loaded in this process are left as they were
+    assert any("sphericart" in name for name in torch.ops.loaded_libraries)
+
+
+def test_trained_atoms(model, tmp_path):
+    """A model trained on atom 0's energy says so in its description, its metadata
+    and a warning at export time."""
+    path = tmp_path / "center.pt"
+    with pytest.warns(UserWarning, match="trained on the energy of atom 0 of each"):
+        tricenter.export.export(model, path, trained_atoms=[0])
+    metadata = read_model_metadata(str(path))
+    assert metadata.description.startswith(
+        "This model was trained on the energy of atom 0 of each structure only"
+    )
+    assert "get_potential_energy()" in metadata.description
+    assert metadata.extra["trained-atoms"] == "[0]"
+
+    with pytest.warns(UserWarning, match="energy of atoms 0, 3 of each"):
+        tricenter.export.export(model, tmp_path / "two.pt", trained_atoms=[0, 3])
 
 
 def test_exported_matches_python(model, exported):
@@ -422,8 +352,8 @@ def test_cli(model, tmp_path, capsys):
     )
     assert status == 0
     summary = json.loads(capsys.readouterr().out)
-    assert summary["model"] == str(output)
-    assert (output.parent / "extensions").is_dir()
+    assert summary == {"model": str(output), "extensions": None, "dtype": "float32"}
+    assert not (output.parent / "extensions").exists()
     assert tricenter.export.load(output).capabilities().dtype == "float32"
 
 
@@ -465,7 +395,14 @@ def test_cli_training_checkpoint(tmp_path, capsys):
     atoms.calc = calculator(output)
     assert abs(atoms.get_potential_energy() - float(expected)) < 1e-10
 
-    with pytest.raises(ValueError, match="resumable training state"):
-        tricenter.export.load_checkpoint(tmp_path / "training" / "checkpoint.pt")
+    # the training state next to it names the file to export, without a traceback
+    state = tmp_path / "training" / "checkpoint.pt"
+    with pytest.raises(ValueError, match="resumable training state; export the"):
+        tricenter.export.load_checkpoint(state)
+    parser = argparse.ArgumentParser()
+    tricenter.export.add_cli_arguments(parser)
+    arguments = parser.parse_args([str(state), "-o", str(output)])
+    with pytest.raises(ValueError, match="export the 'model.pt' that training"):
+        tricenter.export.run_cli(arguments)
     with pytest.raises(ValueError, match="is an exported metatomic model"):
         tricenter.export.load_checkpoint(output)
