@@ -47,6 +47,7 @@ from metatomic.torch import (
     System,
 )
 
+from . import __version__
 from .models import checkpoints
 
 
@@ -205,8 +206,6 @@ def atomistic_model(
     for parameter in model.parameters():
         parameter.requires_grad_(False)
     wrapper = MetatomicEnergyModel(model)
-
-    from . import __version__
 
     name = re.sub(r"\s+model\s*$", "", name.strip(), flags=re.IGNORECASE)
     if description == "":
@@ -456,13 +455,10 @@ def trained_atoms(path: Union[str, Path]) -> Optional[List[int]]:
 
     :param path: checkpoint file, or a training output folder
     """
-    path = Path(path)
-    if path.is_dir():
-        path = path / "model.pt"
-    saved = torch.load(path, map_location="cpu", weights_only=False)
-    if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
+    config = checkpoints.read_checkpoint(path)["config"]
+    if not isinstance(config, dict):
         return None
-    selected = saved["config"].get("data", {}).get("selected_atoms")
+    selected = config.get("data", {}).get("selected_atoms")
     return None if selected is None else [int(atom) for atom in selected]
 
 

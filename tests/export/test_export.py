@@ -357,14 +357,17 @@ def test_cli(model, tmp_path, capsys):
     assert tricenter.export.load(output).capabilities().dtype == "float32"
 
 
-def test_cli_missing_checkpoint(tmp_path):
-    with pytest.raises(FileNotFoundError, match="does not exist"):
-        tricenter.cli.main(["export", str(tmp_path / "missing.ckpt")])
+def test_cli_missing_checkpoint(tmp_path, capsys):
+    missing = tmp_path / "missing.ckpt"
+    assert tricenter.cli.main(["export", str(missing)]) == 1
+    assert capsys.readouterr().err == (
+        f"tricenter export: error: checkpoint '{missing}' does not exist\n"
+    )
 
 
 def test_cli_training_checkpoint(tmp_path, capsys):
     """``tricenter export`` reads what ``tricenter train`` writes."""
-    from tricenter.train.training import train
+    from tricenter.train import train
 
     frames = []
     for seed in range(8):
