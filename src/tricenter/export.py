@@ -455,10 +455,13 @@ def trained_atoms(path: Union[str, Path]) -> Optional[List[int]]:
 
     :param path: checkpoint file, or a training output folder
     """
-    config = checkpoints.read_checkpoint(path)["config"]
-    if not isinstance(config, dict):
+    path = Path(path)
+    if path.is_dir():
+        path = path / "model.pt"
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    if not isinstance(saved, dict) or not isinstance(saved.get("config"), dict):
         return None
-    selected = config.get("data", {}).get("selected_atoms")
+    selected = saved["config"].get("data", {}).get("selected_atoms")
     return None if selected is None else [int(atom) for atom in selected]
 
 

@@ -8,6 +8,7 @@ import torch
 from scipy.spatial.transform import Rotation
 
 from tricenter import TripletFeatures
+from tricenter.features.harmonics import SphericalHarmonics
 from tricenter.features.neighbors import systems_with_neighbors
 
 from ..helpers import HYPERS
@@ -58,10 +59,8 @@ def _sorted_blocks(tensor):
 
 
 def _wigner_d(rotation, ell):
-    """Wigner D of the real harmonics, fitted from sphericart on random points."""
-    import sphericart.torch
-
-    calculator = sphericart.torch.SphericalHarmonics(ell)
+    """Wigner D of the real harmonics, fitted on random points."""
+    calculator = SphericalHarmonics(ell)
     points = torch.from_numpy(np.random.default_rng(3).normal(size=(50, 3)))
     before = calculator(points)[:, ell**2 :]
     after = calculator(points @ torch.from_numpy(rotation).T)[:, ell**2 :]
