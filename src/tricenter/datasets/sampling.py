@@ -75,7 +75,12 @@ def radial_positions(distances: np.ndarray, directions: np.ndarray) -> np.ndarra
 
 
 def pair_distances(positions: np.ndarray) -> np.ndarray:
-    """All interatomic distances, ``(..., n_atoms, n_atoms)``."""
+    """
+    All interatomic distances.
+
+    :param positions: structures, ``(..., n_atoms, 3)``
+    :return: distances, ``(..., n_atoms, n_atoms)``
+    """
     return np.linalg.norm(
         positions[..., :, None, :] - positions[..., None, :, :], axis=-1
     )
@@ -159,6 +164,9 @@ def check_count(value, name: str, minimum: int):
     """
     Check a count argument of the generators.
 
+    :param value: the count given by the caller
+    :param name: the argument's name, for the message
+    :param minimum: the smallest count accepted
     :raises ValueError: if ``value`` is not an integer of at least ``minimum``
     """
     if isinstance(value, bool) or not isinstance(value, int | np.integer):
