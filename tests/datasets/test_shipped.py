@@ -17,7 +17,7 @@ from tricenter.datasets import (
     read_shipped,
     shipped_path,
 )
-from tricenter.labelling import store
+from tricenter.datasets.extxyz import frame_chunks
 
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -122,7 +122,7 @@ def test_bad_pbe_frames():
 def test_shipped_xtb_dataset():
     path = shipped_path("b8-xtb-pairs")
     with gzip.open(path, "rb") as fd:
-        assert len(store.frame_chunks(fd.read())) == 8000
+        assert len(frame_chunks(fd.read())) == 8000
     frames = read_shipped("b8-xtb-pairs", ":4")
     frames += read_shipped("b8-xtb-pairs", "-2:")
     for index, atoms in zip([0, 1, 2, 3, 7998, 7999], frames):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from tricenter import PAPER_HYPERS
-from tricenter.datasets import read_shipped, structures
+from tricenter.datasets import read_shipped, sampling, structures
 from tricenter.datasets.structures import (
     b8_pair,
     b8_pairs,
@@ -398,6 +398,6 @@ def test_docstring_examples():
 
 def test_sampler_gives_up(monkeypatch):
     # 30 neighbours 1.5-1.8 Å from the centre cannot all be 1.2 Å apart
-    monkeypatch.setattr(structures, "_MAX_TRIALS", 1000)
+    monkeypatch.setattr(sampling, "_MAX_TRIALS", 1000)
     with pytest.raises(ValueError, match="only 0 of 2 pairs passed"):
         radial_pairs(2, n_neighbors=30)

@@ -13,7 +13,6 @@ import pytest
 from ase.build import molecule
 from ase.units import Hartree
 
-from tricenter.cli import main as cli_main
 from tricenter.labelling import executors as _parallel
 from tricenter.labelling import store as _records
 from tricenter.labelling.label import (
@@ -271,32 +270,6 @@ def test_dask_scheduler_matches_serial(labelled_waters, tmp_path):
         assert obtained.keys() == expected.keys()
         for frame, energy in expected.items():
             assert obtained[frame] == pytest.approx(energy, abs=1e-8)
-
-
-def test_cli(labelled_waters, tmp_path, capsys):
-    source, output = labelled_waters
-    copy = tmp_path / "out.xyz"
-    status = cli_main(
-        [
-            "label",
-            str(source),
-            "-o",
-            str(copy),
-            "-m",
-            METHOD,
-            "--grid-level",
-            "0",
-            "--threads",
-            "1",
-            "--forces",
-            "--quiet",
-        ]
-    )
-    assert status == 0
-    assert "4/4 frames labelled" in capsys.readouterr().err
-    assert energies(read_labelled(copy)).keys() == {0, 1, 2, 3}
-    with pytest.raises(SystemExit, match="unknown method 'nope'"):
-        cli_main(["label", str(source), "-o", str(copy), "-m", "nope", "--quiet"])
 
 
 def _overlapping():

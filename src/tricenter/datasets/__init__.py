@@ -1,6 +1,7 @@
 """Structures and data sets: generated degenerate pairs and the data shipped with
 the package."""
 
+from .extxyz import read_extxyz
 from .pairs import (
     BOHR_ANGSTROM,
     HARTREE_EV,
@@ -8,7 +9,7 @@ from .pairs import (
     pbe_pairs,
     read_pairs,
 )
-from .shipped import SHA256, file_sha256, read_extxyz, read_shipped, shipped_path
+from .shipped import SHA256, file_sha256, read_shipped, shipped_path
 from .structures import (
     b8_pair,
     b8_pairs,

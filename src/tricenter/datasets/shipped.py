@@ -1,4 +1,4 @@
-"""Data sets shipped inside the package, and the one extended XYZ reader.
+"""Data sets shipped inside the package.
 
 =====================  ============================================================
 name                   content
@@ -14,14 +14,11 @@ the files and on the documentation's data page;
 :py:func:`tricenter.datasets.read_pairs` gives both in the same units and fields.
 """
 
-import gzip
 import hashlib
-import io
 from importlib.resources import files
 from pathlib import Path
 
-import ase
-import ase.io
+from .extxyz import read_extxyz
 
 
 SHIPPED = {
@@ -73,28 +70,9 @@ def shipped_path(name: str, *, verify: bool = False) -> Path:
     return path
 
 
-def read_extxyz(path, index=":") -> list:
-    """Frames of an extended XYZ file, gzip-compressed or not.
-
-    A compressed file is decompressed in memory first: ASE seeks back and forth in a
-    gzip stream, which makes reading thousands of frames take minutes instead of
-    seconds.
-
-    :param path: path of a ``.xyz`` or ``.xyz.gz`` file
-    :param index: which frames, as for :py:func:`ase.io.read`
-    :return: a list of :py:class:`ase.Atoms`
-    """
-    path = Path(path)
-    if path.suffix == ".gz":
-        with gzip.open(path, "rt") as stream:
-            frames = ase.io.read(io.StringIO(stream.read()), index, format="extxyz")
-    else:
-        frames = ase.io.read(path, index, format="extxyz")
-    return frames if isinstance(frames, list) else [frames]
-
-
 def read_shipped(name: str, index=":") -> list:
-    """Frames of a shipped data set, see :py:func:`shipped_path`.
+    """Frames of a shipped data set, see :py:func:`shipped_path`, read with
+    :py:func:`~tricenter.datasets.extxyz.read_extxyz`.
 
     >>> frames = read_shipped("b8-pbe-pairs", ":2")
     >>> [int(frame.info["label"]) for frame in frames], len(frames[0])

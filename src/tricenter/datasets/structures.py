@@ -25,17 +25,42 @@ the pair index (``"pair"``), the partner (``"partner"``), the order ``ν`` up to
 which the partners agree (``"degenerate_nu"``) and the parameters that generated
 the structure, under the names of the function's arguments.
 
-Species are chosen per group of atoms (the centre, the rings, the axial atom, ...):
-``species`` is either one chemical symbol used for every atom, a sequence with one
-symbol per group, or a mapping from the group names to symbols.
+Species are chosen per group of atoms (the centre, the rings, the axial atom, ...),
+see :py:data:`~tricenter.datasets.partners.Species`; the geometry and the sampler
+live in :py:mod:`tricenter.datasets.sampling`.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import ase
 import numpy as np
-from ase.data import chemical_symbols
 
+from .partners import Species, make_pair, radial_symbols, ring_symbols
+from .sampling import (
+    MIN_INTERATOMIC_DISTANCE,
+    NEIGHBOR_DISTANCE_RANGE,
+    b8_positions,
+    check_count,
+    check_overlap,
+    radial_positions,
+    ring_positions,
+    sample,
+)
+
+
+__all__ = [
+    "B8_PARAMETER_RANGES",
+    "B8_SEED",
+    "MIN_INTERATOMIC_DISTANCE",
+    "NEIGHBOR_DISTANCE_RANGE",
+    "Species",
+    "b8_pair",
+    "b8_pairs",
+    "power_spectrum_pair",
+    "power_spectrum_pairs",
+    "radial_pair",
+    "radial_pairs",
+]
 
 #: seed of the paper's 4000 B8 pairs (``np.random.seed(12345)``)
 B8_SEED = 12345
@@ -49,22 +74,6 @@ B8_PARAMETER_RANGES = (
     (np.pi / 6, np.pi),
     (np.pi / 6, np.pi),
 )
-
-#: sampled structures keep every centre–neighbour distance in this open interval (Å)
-NEIGHBOR_DISTANCE_RANGE = (1.5, 1.8)
-
-#: sampled structures keep every interatomic distance above this value (Å)
-MIN_INTERATOMIC_DISTANCE = 1.2
-
-#: one chemical symbol for every atom, one per group of atoms, or a mapping from
-#: the group names to symbols
-Species = str | Sequence[str] | Mapping[str, str]
-
-_B8_GROUPS = ("center", "ring", "axial")
-# trials per block of the samplers, bounding their memory to tens of MB, and in all
-_MAX_BLOCK = 100_000
-_MAX_TRIALS = 20_000_000
-_RADIAL_GROUPS = ("center", "neighbor")
 
 
 def b8_pair(
@@ -118,12 +127,12 @@ def b8_pair(
     for name, value in zip(("r", "z1", "z2"), params[:3]):
         if value <= 0.0:
             raise ValueError(f"{name} must be positive, got {value}")
-    symbols = _b8_symbols(species)
-    positions = _b8_positions(params[None])[0]
+    symbols = ring_symbols(species)
+    positions = b8_positions(params[None])[0]
     for atoms_positions in positions:
-        _check_overlap(atoms_positions, min_distance)
+        check_overlap(atoms_positions, min_distance)
     info = dict(zip(("r", "z1", "z2", "psi", "phi1", "phi2"), params.tolist()))
-    return _make_pair(positions, symbols, "b8", 3, 0, info)
+    return make_pair(positions, symbols, "b8", 3, 0, info)
 
 
 def b8_pairs(
@@ -154,8 +163,8 @@ def b8_pairs(
     >>> round(frames[0].info["r"], 6)
     1.394549
     """
-    _check_count(n_pairs, "n_pairs", 1)
-    symbols = _b8_symbols(species)
+    check_count(n_pairs, "n_pairs", 1)
+    symbols = ring_symbols(species)
     low, high = np.array(B8_PARAMETER_RANGES).T
     # ``RandomState.uniform(low, high)`` is ``low + (high - low) * random_sample()``
     # bit for bit, and each trial consumes six doubles: drawing trials in blocks
@@ -165,11 +174,11 @@ def b8_pairs(
     def draw(n_trials):
         return (low + (high - low) * rng.random_sample((n_trials, 6)),)
 
-    (params,), positions = _sample(n_pairs, draw, _b8_positions, rate=0.07)
+    (params,), positions = sample(n_pairs, draw, b8_positions, rate=0.07)
     frames = []
     for pair, (pair_positions, pair_params) in enumerate(zip(positions, params)):
         info = dict(zip(("r", "z1", "z2", "psi", "phi1", "phi2"), pair_params.tolist()))
-        frames.extend(_make_pair(pair_positions, symbols, "b8", 3, pair, info))
+        frames.extend(make_pair(pair_positions, symbols, "b8", 3, pair, info))
     return frames
 
 
@@ -227,20 +236,18 @@ def power_spectrum_pair(
             f"got shapes {upper.shape} and {lower.shape}"
         )
     params = np.array([r, z1, z2], dtype=np.float64)
-    if not (np.all(np.isfinite(params)) and np.all(np.isfinite(upper))):
-        raise ValueError("ring parameters must be finite numbers")
-    if not np.all(np.isfinite(lower)):
+    if not all(np.all(np.isfinite(value)) for value in (params, upper, lower)):
         raise ValueError("ring parameters must be finite numbers")
     for name, value in zip(("r", "z1", "z2"), params):
         if value <= 0.0:
             raise ValueError(f"{name} must be positive, got {value}")
-    symbols = _b8_symbols(species, n_ring=len(upper))
-    positions = _ring_positions(params[None], upper[None], lower[None])[0]
+    symbols = ring_symbols(species, n_ring=len(upper))
+    positions = ring_positions(params[None], upper[None], lower[None])[0]
     for atoms_positions in positions:
-        _check_overlap(atoms_positions, min_distance)
+        check_overlap(atoms_positions, min_distance)
     info = {"r": float(r), "z1": float(z1), "z2": float(z2)}
     info.update({"upper": upper.copy(), "lower": lower.copy()})
-    return _make_pair(positions, symbols, "power_spectrum", 2, 0, info)
+    return make_pair(positions, symbols, "power_spectrum", 2, 0, info)
 
 
 def power_spectrum_pairs(
@@ -266,9 +273,9 @@ def power_spectrum_pairs(
     >>> len(frames), len(frames[0]), frames[5].info["pair"], frames[5].info["partner"]
     (6, 6, 2, '-')
     """
-    _check_count(n_pairs, "n_pairs", 1)
-    _check_count(n_ring, "n_ring", 2)
-    symbols = _b8_symbols(species, n_ring=n_ring)
+    check_count(n_pairs, "n_pairs", 1)
+    check_count(n_ring, "n_ring", 2)
+    symbols = ring_symbols(species, n_ring=n_ring)
     low, high = np.array(B8_PARAMETER_RANGES[:3]).T
     rng = np.random.default_rng(seed)
 
@@ -278,15 +285,13 @@ def power_spectrum_pairs(
         angles[:, 0] = 0.0
         return params, angles[:, :n_ring], angles[:, n_ring:]
 
-    (params, upper, lower), positions = _sample(
-        n_pairs, draw, _ring_positions, rate=0.01
-    )
+    (params, upper, lower), positions = sample(n_pairs, draw, ring_positions, rate=0.01)
     frames = []
     for pair in range(n_pairs):
         info = dict(zip(("r", "z1", "z2"), params[pair].tolist()))
         info.update({"upper": upper[pair], "lower": lower[pair]})
         frames.extend(
-            _make_pair(positions[pair], symbols, "power_spectrum", 2, pair, info)
+            make_pair(positions[pair], symbols, "power_spectrum", 2, pair, info)
         )
     return frames
 
@@ -346,13 +351,13 @@ def radial_pair(
         if not np.all(np.isfinite(norms)) or np.any(norms == 0.0):
             raise ValueError(f"directions_{name} must be finite and non-zero")
         directions.append(value / norms[:, None])
-    symbols = _radial_symbols(species, len(distances))
+    symbols = radial_symbols(species, len(distances))
     positions = np.zeros((2, len(distances) + 1, 3))
     positions[:, 1:] = distances[None, :, None] * np.stack(directions)
     for atoms_positions in positions:
-        _check_overlap(atoms_positions, min_distance)
+        check_overlap(atoms_positions, min_distance)
     info = {"distances": distances.copy()}
-    plus, minus = _make_pair(positions, symbols, "radial", 1, 0, info)
+    plus, minus = make_pair(positions, symbols, "radial", 1, 0, info)
     plus.info["directions"] = directions[0]
     minus.info["directions"] = directions[1]
     return plus, minus
@@ -381,9 +386,9 @@ def radial_pairs(
     >>> [f.get_chemical_formula() for f in frames]
     ['CH3', 'CH3', 'CH3', 'CH3']
     """
-    _check_count(n_pairs, "n_pairs", 1)
-    _check_count(n_neighbors, "n_neighbors", 2)
-    symbols = _radial_symbols(species, n_neighbors)
+    check_count(n_pairs, "n_pairs", 1)
+    check_count(n_neighbors, "n_neighbors", 2)
+    symbols = radial_symbols(species, n_neighbors)
     rng = np.random.default_rng(seed)
 
     def draw(n_trials):
@@ -392,179 +397,14 @@ def radial_pairs(
         directions /= np.linalg.norm(directions, axis=-1, keepdims=True)
         return distances, directions
 
-    (distances, directions), positions = _sample(
-        n_pairs, draw, _radial_positions, rate=0.1
+    (distances, directions), positions = sample(
+        n_pairs, draw, radial_positions, rate=0.1
     )
     frames = []
     for pair in range(n_pairs):
         info = {"distances": distances[pair]}
-        plus, minus = _make_pair(positions[pair], symbols, "radial", 1, pair, info)
+        plus, minus = make_pair(positions[pair], symbols, "radial", 1, pair, info)
         plus.info["directions"] = directions[pair, 0]
         minus.info["directions"] = directions[pair, 1]
         frames.extend((plus, minus))
     return frames
-
-
-def _b8_positions(params: np.ndarray) -> np.ndarray:
-    """Positions ``(n, 2, 8, 3)`` of both partners from ``(n, 6)`` parameters."""
-    r, z1, z2, psi, phi1, phi2 = params.T
-    zero = np.zeros_like(phi1)
-    upper = np.stack([zero, phi1, phi1 + phi2], axis=1)
-    return _ring_positions(params[:, :3], upper, upper + psi[:, None])
-
-
-def _ring_positions(
-    params: np.ndarray, upper: np.ndarray, lower: np.ndarray
-) -> np.ndarray:
-    """Positions ``(n, 2, 2 * n_ring + 2, 3)`` of both partners of ring pairs."""
-    r, z1, z2 = params.T
-    n_pairs, n_ring = upper.shape
-    positions = np.zeros((n_pairs, 2, 2 * n_ring + 2, 3))
-    for ring, (angles, height) in enumerate(((upper, z1), (lower, -z1))):
-        atoms = slice(1 + ring * n_ring, 1 + (ring + 1) * n_ring)
-        positions[:, :, atoms, 0] = (r[:, None] * np.cos(angles))[:, None]
-        positions[:, :, atoms, 1] = (r[:, None] * np.sin(angles))[:, None]
-        positions[:, :, atoms, 2] = height[:, None, None]
-    positions[:, 0, -1, 2] = z2
-    positions[:, 1, -1, 2] = -z2
-    return positions
-
-
-def _radial_positions(distances: np.ndarray, directions: np.ndarray) -> np.ndarray:
-    """Positions ``(n, 2, n_neighbors + 1, 3)`` from distances and unit directions."""
-    n_pairs, n_neighbors = distances.shape
-    positions = np.zeros((n_pairs, 2, n_neighbors + 1, 3))
-    positions[:, :, 1:] = distances[:, None, :, None] * directions
-    return positions
-
-
-def _pair_distances(positions: np.ndarray) -> np.ndarray:
-    """All interatomic distances, ``(..., n_atoms, n_atoms)``."""
-    return np.linalg.norm(
-        positions[..., :, None, :] - positions[..., None, :, :], axis=-1
-    )
-
-
-def _acceptable(positions: np.ndarray) -> np.ndarray:
-    """Which structures of ``(n, n_atoms, 3)`` pass the sampling rule of the paper."""
-    low, high = NEIGHBOR_DISTANCE_RANGE
-    # the cheap centre-neighbour test first, the full distance matrix only on the
-    # few survivors
-    neighbors = np.linalg.norm(positions[:, 1:] - positions[:, :1], axis=-1)
-    keep = np.all((neighbors > low) & (neighbors < high), axis=1)
-    (survivors,) = np.nonzero(keep)
-    i, j = np.triu_indices(positions.shape[1], k=1)
-    distances = _pair_distances(positions[survivors])[:, i, j]
-    keep[survivors] = np.all(distances > MIN_INTERATOMIC_DISTANCE, axis=1)
-    return keep
-
-
-def _sample(n_pairs: int, draw, positions_of, rate: float):
-    """
-    Draw trials in blocks until ``n_pairs`` are accepted.
-
-    :param draw: ``draw(n_trials)`` returns a tuple of parameter arrays, one trial
-        per row, consuming the random stream trial after trial
-    :param positions_of: maps these arrays to the ``(n_trials, 2, n_atoms, 3)``
-        positions of both partners
-    :param rate: guess of the acceptance rate, to size the first block
-    :return: the parameters and positions of the first ``n_pairs`` accepted trials
-    """
-    accepted = []
-    n_accepted = 0
-    n_trials = 0
-    while n_accepted < n_pairs:
-        block = int(1.2 * (n_pairs - n_accepted) / rate) + 16
-        block = min(block, _MAX_BLOCK)
-        params = draw(block)
-        positions = positions_of(*params)
-        keep = _acceptable(positions[:, 0]) & _acceptable(positions[:, 1])
-        accepted.append(tuple(p[keep] for p in params) + (positions[keep],))
-        n_accepted += int(keep.sum())
-        n_trials += block
-        if n_accepted < n_pairs and n_trials >= _MAX_TRIALS:
-            raise ValueError(
-                f"only {n_accepted} of {n_pairs} pairs passed the acceptance rule "
-                f"in {n_trials} trials: ask for fewer pairs or fewer atoms"
-            )
-        rate = max(n_accepted, 1) / n_trials
-    *params, positions = (np.concatenate(a)[:n_pairs] for a in zip(*accepted))
-    return tuple(params), positions
-
-
-def _check_overlap(positions: np.ndarray, min_distance: float):
-    i, j = np.triu_indices(len(positions), k=1)
-    distances = _pair_distances(positions)[i, j]
-    closest = np.argmin(distances)
-    if distances[closest] < min_distance:
-        raise ValueError(
-            f"atoms {i[closest]} and {j[closest]} overlap: they are "
-            f"{distances[closest]:.4f} Å apart, less than min_distance={min_distance}"
-        )
-
-
-def _check_count(value, name: str, minimum: int):
-    if isinstance(value, bool) or not isinstance(value, int | np.integer):
-        raise ValueError(f"{name} must be an integer, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be at least {minimum}, got {value}")
-
-
-def _group_species(species: Species, groups: tuple[str, ...]) -> dict[str, str]:
-    """Map each group name to a validated chemical symbol."""
-    if isinstance(species, str):
-        species = {group: species for group in groups}
-    elif isinstance(species, Mapping):
-        if set(species) != set(groups):
-            raise ValueError(
-                f"species mapping must have exactly the keys {groups}, "
-                f"got {tuple(species)}"
-            )
-    elif isinstance(species, Sequence) and len(species) == len(groups):
-        species = dict(zip(groups, species))
-    else:
-        raise ValueError(
-            "species must be a chemical symbol, a sequence of "
-            f"{len(groups)} symbols {groups} or a mapping with these keys, "
-            f"got {species!r}"
-        )
-    for group, symbol in species.items():
-        if not isinstance(symbol, str) or symbol not in chemical_symbols[1:]:
-            raise ValueError(f"unknown chemical symbol {symbol!r} for the {group}")
-    return species
-
-
-def _b8_symbols(species: Species, n_ring: int = 3) -> list[str]:
-    species = _group_species(species, _B8_GROUPS)
-    return [species["center"]] + [species["ring"]] * (2 * n_ring) + [species["axial"]]
-
-
-def _radial_symbols(species: Species, n_neighbors: int) -> list[str]:
-    species = _group_species(species, _RADIAL_GROUPS)
-    return [species["center"]] + [species["neighbor"]] * n_neighbors
-
-
-def _make_pair(
-    positions: np.ndarray,
-    symbols: list[str],
-    family: str,
-    degenerate_nu: int,
-    pair: int,
-    parameters: dict,
-) -> tuple[ase.Atoms, ase.Atoms]:
-    """Wrap ``(2, n_atoms, 3)`` positions into the ``"+"`` and ``"-"`` partners."""
-    frames = []
-    for partner, partner_positions in zip("+-", positions):
-        atoms = ase.Atoms(symbols=symbols, positions=partner_positions)
-        atoms.info.update(
-            family=family, pair=pair, partner=partner, degenerate_nu=degenerate_nu
-        )
-        # arrays are copied so that the partners never share mutable state
-        atoms.info.update(
-            {
-                name: value.copy() if isinstance(value, np.ndarray) else value
-                for name, value in parameters.items()
-            }
-        )
-        frames.append(atoms)
-    return frames[0], frames[1]

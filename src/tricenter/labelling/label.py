@@ -29,6 +29,7 @@ array holds ``-dE/dR`` in eV/Å.
 import contextlib
 import json
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -359,8 +360,6 @@ def run_cli(args) -> int:
     :param args: the :py:class:`argparse.Namespace` of :py:func:`add_cli_arguments`
     :return: the exit status
     """
-    import sys
-
     settings = {
         "smearing": args.smearing,
         "grid_level": args.grid_level,
@@ -383,8 +382,11 @@ def run_cli(args) -> int:
             progress=not args.quiet,
             **settings,
         )
-    except (LabellingInputError, MethodError, SCFNotConvergedError) as error:
-        sys.exit(f"tricenter label: error: {error}")
+    except SCFNotConvergedError as error:
+        # a reference structure that does not converge is a fact about the input, not
+        # a bug: the command line shows tracebacks for RuntimeError only
+        print(f"tricenter label: error: {error}", file=sys.stderr)
+        return 1
     done = summary.n_done_before + summary.n_labelled
     message = (
         f"{done}/{summary.n_frames} frames labelled in '{summary.output}' "

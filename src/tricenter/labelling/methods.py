@@ -11,25 +11,35 @@ back-end are the settings of the paper's B8 labels: Fermi smearing of width
 :py:func:`run_calculation` runs one structure with a ladder of increasingly robust
 SCF settings and returns a :py:class:`Outcome`; it never raises for an SCF that does
 not converge, so that one difficult structure cannot stop a long labelling run.
-Everything here works in atomic units; :py:mod:`tricenter.labelling.label` converts
-at the edges.
+The back-ends live in :py:mod:`tricenter.labelling.dft` and
+:py:mod:`tricenter.labelling.xtb`. Everything here works in atomic units;
+:py:mod:`tricenter.labelling.label` converts at the edges.
 """
 
 import dataclasses
 import time
 import traceback
-import warnings
 from importlib.metadata import PackageNotFoundError, version
 
 import numpy as np
-from ase.units import Bohr
+
+from .dft import basis_has, import_pyscf, run_pyscf, xc_error
+from .outcome import Outcome
+from .xtb import XTB_MAX_Z, XTB_METHODS, import_tblite, run_tblite
 
 
-#: tblite method names, keyed by the lower-case names accepted in method strings
-XTB_METHODS = {"gfn2-xtb": "GFN2-xTB", "gfn1-xtb": "GFN1-xTB", "ipea1-xtb": "IPEA1-xTB"}
-
-#: largest atomic number parametrised by the GFN methods
-_XTB_MAX_Z = 86
+__all__ = [
+    "XTB_METHODS",
+    "Method",
+    "MethodError",
+    "Outcome",
+    "check_structure",
+    "code_version",
+    "import_pyscf",
+    "import_tblite",
+    "parse_method",
+    "run_calculation",
+]
 
 #: elements used to decide whether a basis set name exists at all
 _PROBE_ELEMENTS = ("H", "C", "B", "O", "Si", "Fe")
@@ -153,43 +163,17 @@ def _validated(method: Method) -> Method:
                 f"smearing_method must be 'fermi' or 'gaussian', got "
                 f"'{method.smearing_method}'"
             )
-        dft = import_pyscf().dft
-        try:
-            dft.libxc.parse_xc(method.xc)
-        except (KeyError, ValueError) as error:
+        error = xc_error(method.xc)
+        if error is not None:
             raise MethodError(
                 f"unknown exchange-correlation functional '{method.xc}' in method "
                 f"'{method.name}' ({error})"
-            ) from None
-        if not any(_basis_has(method.basis, symbol) for symbol in _PROBE_ELEMENTS):
+            )
+        if not any(basis_has(method.basis, symbol) for symbol in _PROBE_ELEMENTS):
             raise MethodError(
                 f"unknown basis set '{method.basis}' in method '{method.name}'"
             )
     return method
-
-
-def import_pyscf():
-    """Import PySCF, or explain which extra provides it."""
-    try:
-        import pyscf
-        import pyscf.dft
-        import pyscf.scf
-    except ImportError as error:
-        raise ImportError(
-            "DFT labels need PySCF: install it with `pip install tricenter[dft]`"
-        ) from error
-    return pyscf
-
-
-def import_tblite():
-    """Import tblite's Python interface, or explain which extra provides it."""
-    try:
-        import tblite.interface
-    except ImportError as error:
-        raise ImportError(
-            "GFN-xTB labels need tblite: install it with `pip install tricenter[xtb]`"
-        ) from error
-    return tblite.interface
 
 
 def code_version(method: Method) -> tuple[str, str]:
@@ -199,17 +183,6 @@ def code_version(method: Method) -> tuple[str, str]:
         return f"{package}_version", version(package)
     except PackageNotFoundError:
         return f"{package}_version", "unknown"
-
-
-def _basis_has(basis: str, symbol: str) -> bool:
-    gto = import_pyscf().gto
-    with warnings.catch_warnings():
-        # PySCF suggests installing basis-set-exchange whenever a lookup fails
-        warnings.simplefilter("ignore", UserWarning)
-        try:
-            return bool(gto.basis.load(basis, symbol))
-        except (gto.basis.BasisNotFoundError, KeyError, RuntimeError, OSError):
-            return False
 
 
 def check_structure(atoms, method: Method, min_distance: float = 0.5) -> None:
@@ -242,44 +215,19 @@ def check_structure(atoms, method: Method, min_distance: float = 0.5) -> None:
             )
     symbols = sorted(set(atoms.get_chemical_symbols()))
     if method.backend == "pyscf":
-        missing = [symbol for symbol in symbols if not _basis_has(method.basis, symbol)]
+        missing = [symbol for symbol in symbols if not basis_has(method.basis, symbol)]
         if missing:
             raise ValueError(
                 f"basis set '{method.basis}' has no functions for {', '.join(missing)}"
             )
-    elif numbers.max() > _XTB_MAX_Z:
-        raise ValueError(f"{method.name} is parametrised only up to Z = {_XTB_MAX_Z}")
+    elif numbers.max() > XTB_MAX_Z:
+        raise ValueError(f"{method.name} is parametrised only up to Z = {XTB_MAX_Z}")
     n_electrons = int(numbers.sum()) - int(atoms.info.get("charge", 0))
     if n_electrons % 2:
         raise ValueError(
             f"odd number of electrons ({n_electrons}): only closed-shell (restricted) "
             "calculations are supported"
         )
-
-
-@dataclasses.dataclass
-class Outcome:
-    """
-    Result of one calculation, in atomic units.
-
-    :param converged: whether an SCF attempt converged
-    :param energy: total (free) energy in Hartree, ``None`` if not converged
-    :param gradient: ``dE/dR`` in Hartree/Bohr, ``(n_atoms, 3)``, if requested
-    :param attempt: name of the attempt that converged, or of the last one tried
-    :param history: one line per attempt, saying how it went
-    :param reason: why the calculation failed, ``""`` if it did not
-    :param wall_time: seconds spent
-    :param version: ``(key, version)`` of the code that ran
-    """
-
-    converged: bool
-    energy: float | None = None
-    gradient: np.ndarray | None = None
-    attempt: str = ""
-    history: list = dataclasses.field(default_factory=list)
-    reason: str = ""
-    wall_time: float = 0.0
-    version: tuple = ("", "")
 
 
 def run_calculation(atoms, method: Method, forces: bool = False) -> Outcome:
@@ -297,9 +245,9 @@ def run_calculation(atoms, method: Method, forces: bool = False) -> Outcome:
     start = time.perf_counter()
     try:
         if method.backend == "pyscf":
-            outcome = _run_pyscf(atoms, method, forces)
+            outcome = run_pyscf(atoms, method, forces)
         else:
-            outcome = _run_tblite(atoms, method, forces)
+            outcome = run_tblite(atoms, method, forces)
     except Exception as error:  # noqa: BLE001 -- reported, never swallowed silently
         outcome = Outcome(
             converged=False,
@@ -309,156 +257,3 @@ def run_calculation(atoms, method: Method, forces: bool = False) -> Outcome:
     outcome.wall_time = time.perf_counter() - start
     outcome.version = code_version(method)
     return outcome
-
-
-def _pyscf_attempts(method: Method) -> list[tuple[str, dict]]:
-    """The SCF retry ladder: each rung is more robust (and slower) than the last."""
-    cycles = method.max_cycle
-    attempts = [
-        ("default", {"max_cycle": cycles}),
-        (
-            "damped",
-            {"max_cycle": 4 * cycles, "damp": 0.5, "level_shift": 0.25},
-        ),
-    ]
-    if method.smearing > 0:
-        # PySCF's second-order solver ignores fractional occupations (it converges
-        # to a different, integer-occupation state), so smeared SCFs get a heavier
-        # damping instead
-        attempts.append(
-            (
-                "heavily-damped",
-                {
-                    "max_cycle": 8 * cycles,
-                    "damp": 0.8,
-                    "level_shift": 0.5,
-                    "diis_start_cycle": 10,
-                },
-            )
-        )
-    else:
-        attempts.append(("newton", {"max_cycle": 8 * cycles, "newton": True}))
-    return attempts
-
-
-def _run_pyscf(atoms, method: Method, forces: bool) -> Outcome:
-    pyscf = import_pyscf()
-    mol = pyscf.gto.Mole()
-    mol.atom = [(s, p) for s, p in zip(atoms.get_chemical_symbols(), atoms.positions)]
-    mol.unit = "Angstrom"
-    mol.basis = method.basis
-    mol.charge = int(atoms.info.get("charge", 0))
-    mol.spin = 0
-    mol.verbose = 0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)
-        mol.build()
-
-    history = []
-    for name, options in _pyscf_attempts(method):
-        mf = _pyscf_scf(pyscf, mol, method, options)
-        mf.kernel()
-        cycles = getattr(mf, "cycles", "?")
-        if not mf.converged:
-            history.append(f"{name}: not converged in {options['max_cycle']} cycles")
-            continue
-        if options.get("damp") or options.get("level_shift"):
-            # a level shift moves the fixed point of a smeared SCF: polish the
-            # solution with the plain settings so that every label is the same
-            # functional's stationary point
-            dm = mf.make_rdm1()
-            mf = _pyscf_scf(pyscf, mol, method, {"max_cycle": method.max_cycle})
-            mf.kernel(dm0=dm)
-            if not mf.converged:
-                history.append(f"{name}: converged, but the undamped polish did not")
-                continue
-            cycles = f"{cycles}+{mf.cycles}"
-        history.append(f"{name}: converged in {cycles} cycles")
-        energy = mf.e_tot
-        if method.smearing > 0 and getattr(mf, "e_free", None) is not None:
-            energy = mf.e_free
-        gradient = None
-        if forces:
-            gradient = np.asarray(mf.nuc_grad_method().kernel(), dtype=np.float64)
-        return Outcome(
-            converged=True,
-            energy=float(energy),
-            gradient=gradient,
-            attempt=name,
-            history=history,
-        )
-    return Outcome(
-        converged=False,
-        attempt=name,
-        history=history,
-        reason=f"SCF did not converge after {len(history)} attempts: "
-        + "; ".join(history),
-    )
-
-
-def _pyscf_scf(pyscf, mol, method: Method, options: dict):
-    mf = pyscf.dft.RKS(mol)
-    mf.xc = method.xc
-    mf.grids.level = method.grid_level
-    mf.init_guess = method.init_guess
-    mf.conv_tol = method.conv_tol
-    mf.max_cycle = options["max_cycle"]
-    mf.damp = options.get("damp", 0.0)
-    mf.level_shift = options.get("level_shift", 0.0)
-    mf.diis_start_cycle = options.get("diis_start_cycle", 1)
-    mf.verbose = 0
-    if method.smearing > 0:
-        pyscf.scf.addons.smearing_(
-            mf, sigma=method.smearing, method=method.smearing_method
-        )
-    if options.get("newton"):
-        mf = mf.newton()
-    return mf
-
-
-def _run_tblite(atoms, method: Method, forces: bool) -> Outcome:
-    interface = import_tblite()
-    cycles = method.max_cycle
-    # the Broyden mixer converges more slowly but more safely with less damping;
-    # none of these settings moves the converged solution
-    attempts = [
-        ("default", {"max-iter": cycles, "mixer-damping": 0.4}),
-        ("damped", {"max-iter": 4 * cycles, "mixer-damping": 0.1}),
-    ]
-    history = []
-    for name, options in attempts:
-        calc = interface.Calculator(
-            XTB_METHODS[method.name],
-            atoms.numbers,
-            atoms.positions / Bohr,
-            charge=float(atoms.info.get("charge", 0)),
-            uhf=0,
-        )
-        calc.set("verbosity", 0)
-        calc.set("accuracy", method.accuracy)
-        calc.set("temperature", method.smearing)
-        for key, value in options.items():
-            calc.set(key, value)
-        try:
-            result = calc.singlepoint()
-        except RuntimeError as error:
-            history.append(f"{name}: {error}")
-            continue
-        history.append(f"{name}: converged")
-        gradient = None
-        if forces:
-            gradient = np.array(result.get("gradient"), dtype=np.float64)
-        return Outcome(
-            converged=True,
-            energy=float(result.get("energy")),
-            gradient=gradient,
-            attempt=name,
-            history=history,
-        )
-    return Outcome(
-        converged=False,
-        attempt=name,
-        history=history,
-        reason=f"SCF did not converge after {len(history)} attempts: "
-        + "; ".join(history),
-    )

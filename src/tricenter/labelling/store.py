@@ -3,8 +3,9 @@ The files of the labelling pipeline: reading input, appending and repairing outp
 
 A labelled output is an extended XYZ file that only grows, one complete frame per
 ``write`` + ``flush`` + ``fsync``; a frame cut short by a killed writer is detected
-(:py:func:`frame_chunks`) and truncated away before anything else is appended. The
-failures go, one JSON object per line, to a sibling ``.failed.jsonl`` file.
+(:py:func:`~tricenter.datasets.extxyz.frame_chunks`) and truncated away before
+anything else is appended. The failures go, one JSON object per line, to a sibling
+``.failed.jsonl`` file.
 """
 
 import contextlib
@@ -22,6 +23,8 @@ import ase.io
 import numpy as np
 from ase.units import Bohr, Hartree
 
+from .. import __version__
+from ..datasets.extxyz import frame_chunks, read_extxyz
 from .methods import Method
 
 
@@ -57,52 +60,18 @@ class LabellingInputError(ValueError):
 
 def read_frames(path: "str | os.PathLike") -> list[ase.Atoms]:
     """
-    Read all the structures of a file, naming the faulty frame if that fails.
+    Read all the structures of an extended XYZ file, naming the faulty frame if that
+    fails.
 
-    :param path: extended XYZ (possibly compressed) or any format ASE reads
+    :param path: extended XYZ file, possibly compressed, see
+        :py:func:`~tricenter.datasets.extxyz.read_extxyz`
     :return: the structures
     :raises LabellingInputError: if the file is missing, empty or malformed
     """
-    path = Path(path)
-    if not path.is_file():
-        raise LabellingInputError(f"cannot read '{path}': no such file")
-    if path.stat().st_size == 0:
-        raise LabellingInputError(f"cannot read '{path}': it holds no structure")
     try:
-        if path.suffix in (".gz", ".bz2", ".xz") and path.stem.endswith(".xyz"):
-            # ASE seeks back and forth in compressed files: decompress only once
-            with ase.io.formats.open_with_compression(str(path), "rt") as fd:
-                text = fd.read()
-            frames = ase.io.read(io.StringIO(text), index=":", format="extxyz")
-        else:
-            frames = ase.io.read(path, index=":")
-    except Exception as error:  # noqa: BLE001 -- ASE raises many types here
-        where = _locate_bad_frame(path)
-        raise LabellingInputError(
-            f"cannot read '{path}'{where}: {type(error).__name__}: {error}"
-        ) from None
-    if not frames:
-        raise LabellingInputError(f"cannot read '{path}': it holds no structure")
-    return frames
-
-
-def _locate_bad_frame(path: Path) -> str:
-    """Say which frame of an XYZ file is truncated or malformed, if that can be told."""
-    try:
-        with ase.io.formats.open_with_compression(str(path), "rb") as fd:
-            data = fd.read()
-    except Exception:  # noqa: BLE001 -- only used to improve an error message
-        return ""
-    chunks = frame_chunks(data)
-    for index, (start, stop) in enumerate(chunks):
-        try:
-            ase.io.read(io.StringIO(data[start:stop].decode()), format="extxyz")
-        except Exception:  # noqa: BLE001 -- as above
-            return f", frame {index} (malformed)"
-    end = chunks[-1][1] if chunks else 0
-    if data[end:].strip():
-        return f", frame {len(chunks)} (truncated or malformed)"
-    return ""
+        return read_extxyz(path)
+    except (FileNotFoundError, ValueError) as error:
+        raise LabellingInputError(str(error)) from error
 
 
 def read_labelled(path: "str | os.PathLike") -> list[ase.Atoms]:
@@ -117,35 +86,6 @@ def read_labelled(path: "str | os.PathLike") -> list[ase.Atoms]:
     if end == 0:
         return []
     return ase.io.read(io.StringIO(data[:end].decode()), index=":", format="extxyz")
-
-
-def frame_chunks(data: bytes) -> list[tuple[int, int]]:
-    """
-    Byte ranges of the complete XYZ frames at the start of ``data``.
-
-    A frame is complete when its atom count parses and all its ``n_atoms + 2`` lines
-    are there, each ending with a newline; the scan stops at the first frame that
-    is not, e.g. one cut short by a killed writer.
-    """
-    chunks = []
-    position = 0
-    size = len(data)
-    while position < size:
-        newline = data.find(b"\n", position)
-        if newline < 0:
-            break
-        try:
-            n_atoms = int(data[position:newline])
-        except ValueError:
-            break
-        end = newline
-        for _ in range(n_atoms + 1):
-            end = data.find(b"\n", end + 1)
-            if end < 0:
-                return chunks
-        chunks.append((position, end + 1))
-        position = end + 1
-    return chunks
 
 
 def _complete_frames_end(data: bytes) -> int:
@@ -357,8 +297,6 @@ def labelled_frame(atoms, index, method, outcome, reference) -> ase.Atoms:
     info["wall_time_s"] = round(outcome.wall_time, 3)
     version_key, version_value = outcome.version
     info[version_key] = version_value
-    from .. import __version__
-
     info["tricenter_version"] = __version__
     labelled.info = info
     if outcome.gradient is not None:
