@@ -1,5 +1,5 @@
-"""Structures and data sets: generated degenerate pairs and the data shipped with
-the package."""
+"""Structures and data sets: generated degenerate pairs, the data shipped with the
+package, and periodic silicon read from ``pyxtal-ff``."""
 
 from .extxyz import read_extxyz
 from .pairs import (
@@ -10,6 +10,7 @@ from .pairs import (
     read_pairs,
 )
 from .shipped import SHA256, file_sha256, read_shipped, shipped_path
+from .silicon import read_silicon, silicon_path, silicon_split, write_silicon_split
 from .structures import (
     b8_pair,
     b8_pairs,
@@ -36,5 +37,9 @@ __all__ = [
     "read_extxyz",
     "read_pairs",
     "read_shipped",
+    "read_silicon",
     "shipped_path",
+    "silicon_path",
+    "silicon_split",
+    "write_silicon_split",
 ]
