@@ -22,7 +22,7 @@ def test_unknown_keys_name_the_section_and_the_closest_key():
     with pytest.raises(ValueError, match=message):
         parse_config({"data": {"path": "x"}, "trainig": {}})
     # nothing close: no suggestion, but the allowed keys
-    message = r"unknown key 'zzz' in the configuration; allowed keys: data, model"
+    message = r"unknown key 'zzz' in the configuration; allowed keys: data, validation"
     with pytest.raises(ValueError, match=message):
         parse_config({"data": {"path": "x"}, "zzz": {}})
 

@@ -1,6 +1,7 @@
 """Training from a YAML configuration.
 
 - :py:mod:`~tricenter.train.config`: the configuration, parsed strictly;
+- :py:mod:`~tricenter.train.metatrain`: metatrain's ``options.yaml`` data layout;
 - :py:mod:`~tricenter.train.data`: labelled structures, splits and batches of pairs;
 - :py:mod:`~tricenter.train.loop`: the optimisation loop, resumable;
 - :py:mod:`~tricenter.train.energy`: energies, forces and losses of energy models;
@@ -8,7 +9,7 @@
 """
 
 from .config import Config, load_config, parse_config
-from .data import Dataset, load_dataset, split_groups
+from .data import Dataset, load_dataset, load_parts, split_groups
 from .energy import (
     calibrate,
     energy_loss,
@@ -31,6 +32,7 @@ __all__ = [
     "fit_energy_scales",
     "load_config",
     "load_dataset",
+    "load_parts",
     "parse_config",
     "predict_energies",
     "selection",

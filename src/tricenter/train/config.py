@@ -1,5 +1,9 @@
 """Training configuration: documented dataclasses, parsed strictly from YAML.
 
+The data may also be described as in metatrain's ``options.yaml`` (top-level
+``training_set``, ``validation_set`` and ``test_set``), see
+:py:mod:`tricenter.train.metatrain`.
+
 A mistake in the file (an unknown key, a value of the wrong type) is a
 :py:class:`ValueError` that names the key, its section and what is allowed:
 
@@ -21,6 +25,7 @@ from typing import List, Optional
 from ..datasets.pairs import BOHR_ANGSTROM, HARTREE_EV
 from ..datasets.shipped import SHIPPED
 from ..features.hypers import PAPER_HYPERS
+from .metatrain import from_metatrain
 
 
 #: ``data.path`` starting with this names a data set shipped with tricenter
@@ -50,6 +55,9 @@ class DataConfig:
         no ``pair_key``)
     :param selected_atoms: atom indices whose energies are summed (``None``: all)
     :param max_frames: read only the first frames
+    :param indices: use only these frames of the file (``None``: all)
+    :param forces_required: a file without the ``forces_key`` array is an error;
+        when false, such a file trains on energies only (metatrain's default)
     """
 
     path: str = ""
@@ -63,6 +71,8 @@ class DataConfig:
     consecutive_pairs: bool = False
     selected_atoms: Optional[List[int]] = None
     max_frames: Optional[int] = None
+    indices: Optional[List[int]] = None
+    forces_required: bool = True
 
 
 @dataclass
@@ -143,6 +153,10 @@ class Config:
     """A complete training configuration (the YAML file of ``tricenter train``).
 
     :param data: see :py:class:`DataConfig`
+    :param validation: validation structures read from their own file
+        (``split.val`` must then be 0); ``None``: a fraction of ``data``
+    :param test: test structures read from their own file (``split.test`` must then
+        be 0); ``None``: a fraction of ``data``
     :param model: see :py:class:`ModelConfig`
     :param split: see :py:class:`SplitConfig`
     :param training: see :py:class:`OptimConfig`
@@ -151,6 +165,8 @@ class Config:
     """
 
     data: DataConfig = field(default_factory=DataConfig)
+    validation: Optional[DataConfig] = None
+    test: Optional[DataConfig] = None
     model: ModelConfig = field(default_factory=ModelConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     training: OptimConfig = field(default_factory=OptimConfig)
@@ -160,6 +176,8 @@ class Config:
 
 _SECTIONS = {
     "data": DataConfig,
+    "validation": DataConfig,
+    "test": DataConfig,
     "model": ModelConfig,
     "split": SplitConfig,
     "training": OptimConfig,
@@ -230,12 +248,15 @@ def parse_config(values: dict) -> Config:
             "the configuration must be a mapping of sections (data, model, split, "
             f"training, output, resume), got {type(values).__name__}"
         )
+    values = from_metatrain(values)
     names = [f.name for f in dataclasses.fields(Config)]
     kwargs = {}
     for name, value in values.items():
         if name not in names:
             raise _unknown_key(name, names, "the configuration")
-        if name in _SECTIONS:
+        if name in ("validation", "test") and value is None:
+            kwargs[name] = None
+        elif name in _SECTIONS:
             kwargs[name] = _build(_SECTIONS[name], value, name)
         elif name == "output" and not isinstance(value, str):
             raise ValueError(f"'output' must be a str, got {value!r}")
@@ -275,15 +296,40 @@ def load_config(config) -> Config:
     return parse_config(config)
 
 
-def _validate(config: Config):
-    if not config.data.path:
-        raise ValueError("'data.path' is required")
-    if config.data.path.startswith(SHIPPED_PREFIX):
-        name = config.data.path[len(SHIPPED_PREFIX) :]
+def _validate_data(data: DataConfig, section: str):
+    if not data.path:
+        raise ValueError(f"'{section}.path' is required")
+    if data.path.startswith(SHIPPED_PREFIX):
+        name = data.path[len(SHIPPED_PREFIX) :]
         if name not in SHIPPED:
             raise ValueError(
-                f"data.path: no shipped data set '{name}'; shipped: "
+                f"{section}.path: no shipped data set '{name}'; shipped: "
                 + ", ".join(SHIPPED_PREFIX + n for n in sorted(SHIPPED))
+            )
+    if data.energy_unit not in ENERGY_UNITS:
+        raise ValueError(
+            f"{section}.energy_unit must be one of {sorted(ENERGY_UNITS)}, got "
+            f"'{data.energy_unit}'"
+        )
+    if data.forces_unit not in FORCE_UNITS:
+        raise ValueError(
+            f"{section}.forces_unit must be one of {sorted(FORCE_UNITS)}, got "
+            f"'{data.forces_unit}'"
+        )
+    if data.indices is not None and min(data.indices, default=0) < 0:
+        raise ValueError(f"{section}.indices must be >= 0, got {data.indices}")
+
+
+def _validate(config: Config):
+    _validate_data(config.data, "data")
+    for part, fraction in (("validation", "val"), ("test", "test")):
+        if getattr(config, part) is None:
+            continue
+        _validate_data(getattr(config, part), part)
+        if getattr(config.split, fraction) != 0:
+            raise ValueError(
+                f"the {part} structures come from the section '{part}', so "
+                f"'split.{fraction}' must be 0, got {getattr(config.split, fraction)}"
             )
     if config.model.type not in ("triplet", "bispectrum"):
         raise ValueError(
@@ -296,19 +342,14 @@ def _validate(config: Config):
     fractions = (config.split.train, config.split.val, config.split.test)
     if min(fractions) < 0 or config.split.train <= 0 or abs(sum(fractions) - 1) > 1e-9:
         raise ValueError(f"split fractions must be >= 0 and sum to 1, got {fractions}")
-    if config.data.energy_unit not in ENERGY_UNITS:
-        raise ValueError(
-            f"data.energy_unit must be one of {sorted(ENERGY_UNITS)}, got "
-            f"'{config.data.energy_unit}'"
-        )
-    if config.data.forces_unit not in FORCE_UNITS:
-        raise ValueError(
-            f"data.forces_unit must be one of {sorted(FORCE_UNITS)}, got "
-            f"'{config.data.forces_unit}'"
-        )
 
 
 #: conversion factors to eV
 ENERGY_UNITS = {"eV": 1.0, "Ha": HARTREE_EV, "kcal/mol": 0.0433641043}
 #: conversion factors to eV/Å
-FORCE_UNITS = {"eV/A": 1.0, "Ha/Bohr": HARTREE_EV / BOHR_ANGSTROM}
+FORCE_UNITS = {
+    "eV/A": 1.0,
+    "Ha/Bohr": HARTREE_EV / BOHR_ANGSTROM,
+    "Ha/A": HARTREE_EV,
+    "kcal/mol/A": ENERGY_UNITS["kcal/mol"],
+}

@@ -27,7 +27,9 @@ class Dataset:
     :param energies: ``(n_frames,)`` energies minus the reference, in eV
     :param forces: per-frame ``(n_atoms, 3)`` forces in eV/Å, or ``None``
     :param groups: ``(n_frames,)`` group (pair) of each frame; groups share a split
-    :param path: the file the frames come from
+    :param path: the file the (first) frames come from
+    :param sources: ``(file, index in the file)`` of each frame (``None``: frame
+        ``i`` is frame ``i`` of ``path``)
     """
 
     frames: list
@@ -35,6 +37,12 @@ class Dataset:
     forces: Optional[List[np.ndarray]]
     groups: np.ndarray
     path: Path
+    sources: Optional[List[Tuple[Path, int]]] = None
+
+    def where(self, i: int) -> str:
+        """Where frame ``i`` comes from, for messages: ``frame N of 'file'``."""
+        path, index = (self.path, i) if self.sources is None else self.sources[i]
+        return f"frame {int(index)} of '{path}'"
 
 
 def data_path(path: str) -> Path:
@@ -70,6 +78,15 @@ def load_dataset(data) -> Dataset:
     frames = read_extxyz(path, index)
     if len(frames) == 0:
         raise ValueError(f"no structures in '{path}' (data.path)")
+    positions = np.arange(len(frames))
+    if data.indices is not None:
+        positions = np.asarray(data.indices, dtype=int)
+        if len(positions) and positions.max() >= len(frames):
+            raise ValueError(
+                f"indices: frame {positions.max()} asked for, but '{path}' has "
+                f"{len(frames)} frames"
+            )
+        frames = [frames[i] for i in positions]
     energies = []
     for i, frame in enumerate(frames):
         if data.energy_key in frame.info:
@@ -78,27 +95,29 @@ def load_dataset(data) -> Dataset:
             energies.append(frame.calc.get_potential_energy())
         else:
             raise ValueError(
-                f"frame {i} of '{path}' has no energy '{data.energy_key}' in its "
-                f"info (keys: {sorted(frame.info)}); set data.energy_key"
+                f"frame {positions[i]} of '{path}' has no energy '{data.energy_key}' "
+                f"in its info (keys: {sorted(frame.info)}); set data.energy_key"
             )
     energies = (np.asarray(energies) - data.energy_reference) * ENERGY_UNITS[
         data.energy_unit
     ]
 
     forces = None
-    if data.forces_key is not None:
+    if data.forces_key is not None and (
+        data.forces_required or any(_has_forces(f, data.forces_key) for f in frames)
+    ):
         forces = []
         factor = FORCE_UNITS[data.forces_unit]
         factor = -factor if data.forces_are_gradients else factor
         for i, frame in enumerate(frames):
             if data.forces_key in frame.arrays:
                 values = frame.arrays[data.forces_key]
-            elif data.forces_key == "forces" and frame.calc is not None:
+            elif _has_forces(frame, data.forces_key):
                 values = frame.calc.get_forces()
             else:
                 raise ValueError(
-                    f"frame {i} of '{path}' has no '{data.forces_key}' array "
-                    f"(arrays: {sorted(frame.arrays)}); set data.forces_key"
+                    f"frame {positions[i]} of '{path}' has no '{data.forces_key}' "
+                    f"array (arrays: {sorted(frame.arrays)}); set data.forces_key"
                 )
             forces.append(factor * np.asarray(values))
 
@@ -107,8 +126,8 @@ def load_dataset(data) -> Dataset:
         for i, frame in enumerate(frames):
             if data.pair_key not in frame.info:
                 raise ValueError(
-                    f"frame {i} of '{path}' has no '{data.pair_key}' in its info "
-                    f"(keys: {sorted(frame.info)}); set data.pair_key"
+                    f"frame {positions[i]} of '{path}' has no '{data.pair_key}' in "
+                    f"its info (keys: {sorted(frame.info)}); set data.pair_key"
                 )
             labels.append(frame.info[data.pair_key])
         _, groups = np.unique(np.asarray(labels), return_inverse=True)
@@ -116,7 +135,81 @@ def load_dataset(data) -> Dataset:
         groups = np.arange(len(frames)) // 2
     else:
         groups = np.arange(len(frames))
-    return Dataset(frames, energies, forces, np.asarray(groups).reshape(-1), path)
+    groups = np.asarray(groups).reshape(-1)
+    return Dataset(
+        frames,
+        energies,
+        forces,
+        groups,
+        path,
+        [(path.resolve(), int(i)) for i in positions],
+    )
+
+
+def _has_forces(frame, key: str) -> bool:
+    if key in frame.arrays:
+        return True
+    return key == "forces" and frame.calc is not None and "forces" in frame.calc.results
+
+
+def _concatenate(parts: List[Dataset]) -> Dataset:
+    if len({p.forces is None for p in parts}) > 1:
+        raise ValueError(
+            "the training, validation and test files must all have forces or all "
+            "lack them; "
+            + ", ".join(
+                f"'{p.path}': {'no ' if p.forces is None else ''}forces" for p in parts
+            )
+        )
+    groups, offset = [], 0
+    for part in parts:
+        groups.append(part.groups + offset)
+        offset += int(part.groups.max()) + 1
+    return Dataset(
+        [f for p in parts for f in p.frames],
+        np.concatenate([p.energies for p in parts]),
+        None if parts[0].forces is None else [f for p in parts for f in p.forces],
+        np.concatenate(groups),
+        parts[0].path,
+        [s for p in parts for s in p.sources],
+    )
+
+
+def load_parts(config) -> Tuple[Dataset, Dict[str, np.ndarray]]:
+    """The data of a :py:class:`~tricenter.train.config.Config` and its split.
+
+    ``config.data`` is split by :py:func:`split_groups` with the fractions of
+    ``config.split``; a validation or test set given as its own section is read
+    from its file and appended.
+
+    :return: the dataset of all parts and the frame indices of ``train``, ``val``
+        and ``test`` in it
+    :raises ValueError: when a structure (a frame of a file) lands in two parts
+    """
+    dataset = load_dataset(config.data)
+    split = split_groups(
+        dataset.groups,
+        (config.split.train, config.split.val, config.split.test),
+        config.split.seed,
+    )
+    parts = [dataset]
+    for name, section in (("val", config.validation), ("test", config.test)):
+        if section is None:
+            continue
+        start = sum(len(p.frames) for p in parts)
+        parts.append(load_dataset(section))
+        split[name] = np.arange(start, start + len(parts[-1].frames))
+    dataset = _concatenate(parts) if len(parts) > 1 else dataset
+    seen = {}
+    for name in ("train", "val", "test"):
+        for i in split[name]:
+            source = dataset.sources[i]
+            if seen.setdefault(source, name) != name:
+                raise ValueError(
+                    f"{dataset.where(i)} is in both the {seen[source]} and the "
+                    f"{name} set; choose disjoint files or indices"
+                )
+    return dataset, split
 
 
 def _symbols(numbers) -> str:
@@ -140,7 +233,7 @@ def check_types(
         unknown = set(int(n) for n in dataset.frames[i].numbers) - known
         if unknown:
             raise ValueError(
-                f"frame {int(i)} of '{dataset.path}' ({part} set) contains "
+                f"{dataset.where(i)} ({part} set) contains "
                 f"{_symbols(unknown)} (atomic number "
                 f"{', '.join(str(n) for n in sorted(unknown))}), but the model "
                 f"supports only {_symbols(known)}; add the element to "

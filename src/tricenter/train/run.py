@@ -11,7 +11,7 @@ from ..features.neighbors import systems_with_neighbors
 from ..models.build import DTYPES, build_model
 from ..models.checkpoints import save_checkpoint
 from .config import load_config
-from .data import check_types, load_dataset, split_groups
+from .data import check_types, load_parts
 from .energy import calibrate, energy_loss, evaluate_energies, fit_energy_scales
 from .loop import fit, world
 
@@ -30,12 +30,7 @@ def train(config) -> dict:
     if options.threads is not None:
         torch.set_num_threads(options.threads)
     dtype = DTYPES[options.dtype]
-    dataset = load_dataset(config.data)
-    split = split_groups(
-        dataset.groups,
-        (config.split.train, config.split.val, config.split.test),
-        config.split.seed,
-    )
+    dataset, split = load_parts(config)
     train_frames = [dataset.frames[i] for i in split["train"]]
     atomic_types = config.model.atomic_types
     if atomic_types is None:
