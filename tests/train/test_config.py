@@ -95,3 +95,10 @@ def test_configurations_do_not_share_the_paper_hypers():
     config.model.hypers["basis"]["radial"]["max_radial"] = 1
     assert PAPER_HYPERS == reference
     assert Config().model.hypers == reference
+
+
+def test_unknown_schedule_is_refused():
+    with pytest.raises(
+        ValueError, match="training.scheduler must be one of plateau, cosine, got 'cos'"
+    ):
+        parse_config({"data": {"path": "x"}, "training": {"scheduler": "cos"}})

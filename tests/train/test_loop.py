@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from tricenter.train.config import OptimConfig
-from tricenter.train.loop import fit
+from tricenter.train.loop import fit, make_scheduler
 
 
 def _problem(seed=0):
@@ -102,3 +102,60 @@ def test_log_files(tmp_path):
     assert lines[0] == "epoch,train_loss,val_loss,lr,time"
     assert len(lines) == 3 and lines[2].startswith(f"1,{log[1]['train_loss']!r},")
     assert (tmp_path / "loss.png").read_bytes()[:4] == b"\x89PNG"
+
+
+class _Interrupt(Exception):
+    pass
+
+
+def test_cosine_schedule_resumes_where_it_stopped(tmp_path, monkeypatch):
+    """A cosine run killed after 3 of 6 epochs and resumed gives the log and the
+    model of an uninterrupted run: its learning rate continues down the cosine
+    instead of starting again from the top."""
+    import tricenter.train.loop as loop
+
+    options = {"epochs": 6, "learning_rate": 0.05, "scheduler": "cosine"}
+    full_module, full_log = _fit(tmp_path / "full", **options)
+    rates = [row["lr"] for row in full_log]
+    assert rates == sorted(rates, reverse=True) and rates[-1] < 1e-3 * rates[0]
+
+    # save after every epoch, and stop the run in the middle of its fourth epoch
+    monkeypatch.setattr(loop, "SAVE_EVERY", -1.0)
+    module, train_loss, train_groups, val_loss, val_groups = _problem()
+    calls = []
+
+    def interrupted(batch, training):
+        calls.append(training)
+        # 8 pairs in batches of 2: 4 batches per epoch
+        if calls.count(True) > 3 * 4:
+            raise _Interrupt
+        return train_loss(batch, training)
+
+    config = OptimConfig(batch_size=2, progress=False, **options)
+    with pytest.raises(_Interrupt):
+        fit(module, interrupted, train_groups, val_loss, val_groups, config, tmp_path)
+    assert torch.load(tmp_path / "checkpoint.pt", weights_only=False)["epoch"] == 2
+    module, log = _fit(tmp_path, **options)
+    assert log == full_log
+    for name, value in full_module.state_dict().items():
+        assert torch.equal(module.state_dict()[name], value)
+
+
+def test_resume_refuses_another_schedule(tmp_path):
+    _fit(tmp_path, epochs=2, scheduler="cosine")
+    with pytest.raises(ValueError, match="saved with the cosine schedule, not plateau"):
+        _fit(tmp_path, epochs=2)
+    with pytest.raises(ValueError, match=r"cosine schedule over 2 epochs, not 4"):
+        _fit(tmp_path, epochs=4, scheduler="cosine")
+
+
+def test_schedules_take_their_options():
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.Adam([parameter], lr=0.1)
+    options = OptimConfig(epochs=7, min_learning_rate=1e-4, scheduler_factor=0.3)
+    plateau = make_scheduler(optimizer, options)
+    assert isinstance(plateau, torch.optim.lr_scheduler.ReduceLROnPlateau)
+    assert plateau.min_lrs == [1e-4] and plateau.factor == 0.3
+    options.scheduler = "cosine"
+    cosine = make_scheduler(optimizer, options)
+    assert (cosine.T_max, cosine.eta_min) == (7, 1e-4)

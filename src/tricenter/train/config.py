@@ -28,6 +28,8 @@ from ..features.hypers import PAPER_HYPERS
 from .metatrain import from_metatrain
 
 
+#: the learning-rate schedules of ``training.scheduler``
+SCHEDULERS = ("plateau", "cosine")
 #: ``data.path`` starting with this names a data set shipped with tricenter
 SHIPPED_PREFIX = "shipped:"
 
@@ -124,9 +126,16 @@ class OptimConfig:
     :param epochs: maximum number of epochs
     :param batch_size: groups (pairs) per batch
     :param learning_rate: Adam's initial learning rate
+    :param scheduler: the learning-rate schedule: ``"plateau"`` multiplies the
+        learning rate by ``scheduler_factor`` after ``scheduler_patience`` epochs
+        without validation improvement (ReduceLROnPlateau); ``"cosine"`` lowers it
+        from ``learning_rate`` to ``min_learning_rate`` along a half cosine over
+        ``epochs`` epochs (CosineAnnealingLR), so a resumed cosine run must keep
+        its number of epochs
     :param scheduler_patience: epochs without validation improvement before the
         learning rate is multiplied by ``scheduler_factor``
     :param scheduler_factor: factor of ReduceLROnPlateau
+    :param min_learning_rate: the learning rate never goes below it
     :param early_stopping: stop after this many epochs without improvement
     :param forces_weight: weight of the force loss relative to the energy loss
     :param dtype: ``"float64"`` or ``"float32"``
@@ -138,8 +147,10 @@ class OptimConfig:
     epochs: int = 100
     batch_size: int = 16
     learning_rate: float = 1e-3
+    scheduler: str = "plateau"
     scheduler_patience: int = 10
     scheduler_factor: float = 0.5
+    min_learning_rate: float = 0.0
     early_stopping: int = 30
     forces_weight: float = 1.0
     dtype: str = "float64"
@@ -334,6 +345,11 @@ def _validate(config: Config):
     if config.model.type not in ("triplet", "bispectrum"):
         raise ValueError(
             f"model.type must be 'triplet' or 'bispectrum', got '{config.model.type}'"
+        )
+    if config.training.scheduler not in SCHEDULERS:
+        raise ValueError(
+            f"training.scheduler must be one of {', '.join(SCHEDULERS)}, got "
+            f"'{config.training.scheduler}'"
         )
     if config.training.dtype not in ("float32", "float64"):
         raise ValueError(

@@ -1,5 +1,6 @@
-"""The optimisation loop: Adam with a plateau schedule, early stopping, resumable
-checkpoints of the training state, ``log.csv`` and loss curves, data parallelism.
+"""The optimisation loop: Adam with a plateau or cosine learning-rate schedule, early
+stopping, resumable checkpoints of the training state, ``log.csv`` and loss curves,
+data parallelism.
 """
 
 import csv
@@ -48,6 +49,43 @@ def epochs_without_improvement(log: List[dict]) -> int:
     return len(log) - 1 - int(np.argmin([row["val_loss"] for row in log]))
 
 
+def make_scheduler(optimizer: torch.optim.Optimizer, options: OptimConfig):
+    """The learning-rate schedule of ``options.scheduler`` (see
+    :py:class:`~tricenter.train.config.OptimConfig`), stepped once per epoch.
+
+    :param optimizer: the optimizer whose learning rate it sets
+    :param options: optimisation options
+    """
+    if options.scheduler == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(
+            optimizer, T_max=options.epochs, eta_min=options.min_learning_rate
+        )
+    return torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer,
+        factor=options.scheduler_factor,
+        patience=options.scheduler_patience,
+        min_lr=options.min_learning_rate,
+    )
+
+
+def _check_schedule(saved: dict, options: OptimConfig, checkpoint: Path):
+    # checkpoints written before the choice of schedule used ReduceLROnPlateau
+    kind = saved.get("scheduler_type", "plateau")
+    if kind != options.scheduler:
+        raise ValueError(
+            f"the training state '{checkpoint}' was saved with the {kind} schedule, "
+            f"not {options.scheduler}; set training.scheduler: {kind}, or start "
+            "afresh (tricenter train --no-resume, or resume: false)"
+        )
+    if kind == "cosine" and saved["scheduler"]["T_max"] != options.epochs:
+        raise ValueError(
+            f"the training state '{checkpoint}' follows a cosine schedule over "
+            f"{saved['scheduler']['T_max']} epochs, not {options.epochs}; set "
+            f"training.epochs: {saved['scheduler']['T_max']}, or start afresh "
+            "(tricenter train --no-resume, or resume: false)"
+        )
+
+
 def fit(
     module: torch.nn.Module,
     batch_loss: BatchLoss,
@@ -59,7 +97,8 @@ def fit(
     resume: bool = True,
     description: str = "train",
 ) -> List[dict]:
-    """Minimise a loss with Adam and ReduceLROnPlateau; keep the best validation state.
+    """Minimise a loss with Adam and a learning-rate schedule (see
+    :py:func:`make_scheduler`); keep the best validation state.
 
     ``batch_loss(indices, training)`` returns the sum of per-item losses over the
     training items at positions ``indices`` of ``train_groups``, and their count;
@@ -91,9 +130,7 @@ def fit(
     rank, size = world()
     parameters = [p for p in module.parameters() if p.requires_grad]
     optimizer = torch.optim.Adam(parameters, lr=options.learning_rate, foreach=True)
-    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, factor=options.scheduler_factor, patience=options.scheduler_patience
-    )
+    scheduler = make_scheduler(optimizer, options)
     generator = torch.Generator().manual_seed(options.seed)
     log: List[dict] = []
     best = math.inf
@@ -111,6 +148,7 @@ def fit(
                 f"choose another output folder ({error})"
             ) from error
         optimizer.load_state_dict(saved["optimizer"])
+        _check_schedule(saved, options, checkpoint)
         scheduler.load_state_dict(saved["scheduler"])
         generator.set_state(saved["generator"])
         log, best, best_state = saved["log"], saved["best"], saved["best_state"]
@@ -164,7 +202,10 @@ def fit(
             module.train()
         else:
             val_loss = train_loss
-        scheduler.step(val_loss)
+        if options.scheduler == "plateau":
+            scheduler.step(val_loss)
+        else:
+            scheduler.step()
         if val_loss < best:
             best = val_loss
             best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
@@ -192,6 +233,7 @@ def fit(
                 "module": module.state_dict(),
                 "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict(),
+                "scheduler_type": options.scheduler,
                 "generator": generator.get_state(),
                 "log": log,
                 "best": best,
