@@ -156,21 +156,46 @@ def energy_loss(
     return loss
 
 
-def evaluate_energies(model, systems: list, energies: np.ndarray, atoms) -> dict:
-    """RMSE and MAE (eV) of a model's energies.
+def evaluate_energies(
+    model,
+    systems: list,
+    energies: np.ndarray,
+    atoms,
+    forces: Optional[List[np.ndarray]] = None,
+) -> dict:
+    """Errors of a model's energies (eV and eV/atom) and, optionally, forces
+    (eV/Å, over every Cartesian component).
 
     :param model: the energy model
     :param systems: systems with neighbour lists
     :param energies: ``(n_systems,)`` reference energies in eV
     :param atoms: atom indices described in each system (``None``: all)
-    :return: ``{"rmse", "mae"}``
+    :param forces: per-system ``(n_atoms, 3)`` reference forces in eV/Å, or ``None``
+    :return: ``{"rmse", "mae", "rmse_per_atom", "mae_per_atom"}`` and, with
+        forces, ``{"forces_rmse", "forces_mae"}``
     """
-    predicted = []
+    predicted, force_errors = [], []
     for start in range(0, len(systems), 64):
-        e, _ = predict_energies(model, systems[start : start + 64], atoms)
+        batch = systems[start : start + 64]
+        with torch.enable_grad():
+            e, f = predict_energies(model, batch, atoms, forces=forces is not None)
         predicted.append(e.detach().cpu().double().numpy())
+        if forces is not None:
+            for i, value in enumerate(f):
+                reference = np.asarray(forces[start + i])
+                force_errors.append(value.detach().cpu().double().numpy() - reference)
     error = np.concatenate(predicted) - energies
-    return {
+    n_atoms = np.array(
+        [len(s.positions) if atoms is None else len(atoms) for s in systems]
+    )
+    result = {
         "rmse": float(np.sqrt(np.mean(error**2))),
         "mae": float(np.mean(np.abs(error))),
+        "rmse_per_atom": float(np.sqrt(np.mean((error / n_atoms) ** 2))),
+        "mae_per_atom": float(np.mean(np.abs(error / n_atoms))),
     }
+    if forces is not None:
+        components = np.concatenate([e.reshape(-1) for e in force_errors])
+        result["forces_rmse"] = float(np.sqrt(np.mean(components**2)))
+        result["forces_mae"] = float(np.mean(np.abs(components)))
+    return result

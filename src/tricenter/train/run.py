@@ -73,6 +73,9 @@ def train(config) -> dict:
                 [systems[i] for i in split[part]],
                 dataset.energies[split[part]],
                 atoms,
+                None
+                if dataset.forces is None
+                else [dataset.forces[i] for i in split[part]],
             )
     if world()[0] == 0:
         save_checkpoint(model, config.model, output / "model.pt", asdict(config))
@@ -113,8 +116,11 @@ def run_cli(args) -> int:
             torch.distributed.destroy_process_group()
     if world()[0] == 0:
         for part, values in result["metrics"].items():
-            print(
+            line = (
                 f"{part:5s}  RMSE {values['rmse']:.4f} eV  MAE {values['mae']:.4f} eV"
             )
+            if "forces_rmse" in values:
+                line += f"  forces RMSE {values['forces_rmse']:.4f} eV/A"
+            print(line)
         print(f"outputs in {result['output']}")
     return 0

@@ -1,0 +1,70 @@
+"""Training on periodic silicon: per-atom energies summed, forces in the loss, the
+data given in metatrain's layout."""
+
+import importlib.metadata
+
+import ase.io
+import numpy as np
+import pytest
+
+from tricenter.train import train
+
+from ..helpers import HYPERS
+
+
+try:
+    importlib.metadata.distribution("pyxtal-ff")
+except importlib.metadata.PackageNotFoundError:
+    pytest.skip(
+        "pyxtal-ff is not installed (python -m pip install --no-deps pyxtal-ff==0.2.2)",
+        allow_module_level=True,
+    )
+
+
+def _config(tmp_path, epochs):
+    hypers = {key: dict(value) for key, value in HYPERS.items()}
+    hypers["cutoff"] = {
+        "radius": 3.0,
+        "smoothing": {"type": "ShiftedCosine", "width": 0.5},
+    }
+    return {
+        "training_set": {
+            "systems": {"read_from": str(tmp_path / "si.xyz"), "length_unit": "A"},
+            "targets": {"energy": {"unit": "eV", "forces": {"key": "forces"}}},
+        },
+        "validation_set": 0.2,
+        "model": {"hypers": hypers, "latent": 8, "encoder_hidden": [8]},
+        "training": {
+            "epochs": epochs,
+            "batch_size": 2,
+            "learning_rate": 0.01,
+            "progress": False,
+        },
+        "output": str(tmp_path / f"out-{epochs}"),
+        "resume": False,
+    }
+
+
+def test_three_epochs_lower_the_force_error(tmp_path):
+    from tricenter.datasets.silicon import read_silicon
+
+    # ten structures with several atoms and non-zero forces
+    frames = [
+        f
+        for f in read_silicon(max_structures=200)
+        if len(f) >= 4 and np.abs(f.get_forces()).max() > 0.1
+    ][:10]
+    ase.io.write(tmp_path / "si.xyz", frames, format="extxyz")
+    before = train(_config(tmp_path, 0))
+    after = train(_config(tmp_path, 3))
+    assert len(after["log"]) == 3
+    # the energy is a sum over every atom, its baseline the fitted per-atom shift
+    shift = float(after["model"].energy_shift[0])
+    per_atom = [f.get_potential_energy() / len(f) for f in frames]
+    assert min(per_atom) < shift < max(per_atom)
+    assert set(after["metrics"]["train"]) >= {"forces_rmse", "rmse_per_atom"}
+    for part in ("train", "val"):
+        assert (
+            after["metrics"][part]["forces_rmse"]
+            < before["metrics"][part]["forces_rmse"]
+        )
