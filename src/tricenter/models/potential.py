@@ -18,8 +18,10 @@
   products :math:`\\int a_{ij}^{c\\ell_1} b_{ij'}^{c\\ell_2} d_i^{c\\ell_3}`, one per
   channel and non-zero path (:py:mod:`tricenter.features.gaunt`). Its cost scales
   with ``channels``, not with ``n_radial**3 * n_types * n_paths``.
-- Only the :math:`\\sigma = +1` paths are kept: they are the Gaunt couplings, and the
-  energy is O(3)-invariant. See the theory page for what this costs in completeness.
+- Only the :math:`\\sigma = +1` paths are kept (they are the Gaunt couplings): an
+  O(3)-invariant energy needs no pseudoscalar as such, but one frame then sees only
+  the part of :math:`\\rho_i` that is even under the mirror through the plane of
+  :math:`i, j, j'`; the theory page says what this costs in completeness.
 - Fallback: :math:`p_i^{c\\ell} = \\sum_m (d_i^{c\\ell m})^2`, a power spectrum of
   the projected density through a small MLP :math:`\\psi`, describes atoms without
   tagged neighbours (neighbours only beyond :math:`r_f`); an isolated atom has
