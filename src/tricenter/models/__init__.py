@@ -10,10 +10,12 @@ from .deepset import (
     TripletVectorModel,
 )
 from .layers import mlp
+from .potential import POTENTIAL_HYPERS, TripletPotential
 
 
 __all__ = [
     "PAPER_HYPERS",
+    "POTENTIAL_HYPERS",
     "BispectrumEnergyModel",
     "EnergyModel",
     "FeatureEnergyModel",
@@ -21,6 +23,7 @@ __all__ = [
     "PerTypeHeads",
     "TripletEncoder",
     "TripletEnergyModel",
+    "TripletPotential",
     "TripletVectorModel",
     "mlp",
 ]

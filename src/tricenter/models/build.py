@@ -15,6 +15,7 @@ import torch
 from ..features.hypers import PAPER_HYPERS
 from .baselines import BispectrumEnergyModel
 from .deepset import TripletEnergyModel
+from .potential import POTENTIAL_HYPERS, TripletPotential
 
 
 #: the dtypes a model may be trained and stored in, by name
@@ -31,9 +32,29 @@ MODEL_OPTIONS = {
         "head_activation",
     ),
     "bispectrum": ("head_hidden", "head_norm", "head_activation"),
+    "potential": (
+        "channels",
+        "latent",
+        "hidden",
+        "fallback_hidden",
+        "head_hidden",
+        "norm",
+        "head_norm",
+    ),
 }
 
-_CLASSES = {"triplet": TripletEnergyModel, "bispectrum": BispectrumEnergyModel}
+_CLASSES = {
+    "triplet": TripletEnergyModel,
+    "bispectrum": BispectrumEnergyModel,
+    "potential": TripletPotential,
+}
+
+#: the hyper-parameters of each model type when the description has none
+_DEFAULT_HYPERS = {
+    "triplet": PAPER_HYPERS,
+    "bispectrum": PAPER_HYPERS,
+    "potential": POTENTIAL_HYPERS,
+}
 
 
 def build_model(options, atomic_types: List[int]) -> torch.nn.Module:
@@ -41,7 +62,9 @@ def build_model(options, atomic_types: List[int]) -> torch.nn.Module:
 
     :param options: a mapping (or dataclass, such as
         :py:class:`~tricenter.train.config.ModelConfig`) with the model ``type``
-        (``"triplet"`` or ``"bispectrum"``), its ``hypers`` (default: the paper's)
+        (``"triplet"``, ``"bispectrum"`` or ``"potential"``), its ``hypers``
+        (default: the paper's, :py:data:`~tricenter.models.potential.POTENTIAL_HYPERS`
+        for the potential)
         and the options of :py:data:`MODEL_OPTIONS` for that type (missing ones take
         the model class's defaults); other entries (such as ``atomic_types``) are
         ignored
@@ -55,6 +78,6 @@ def build_model(options, atomic_types: List[int]) -> torch.nn.Module:
     kind = options.get("type", "triplet")
     if kind not in _CLASSES:
         raise ValueError(f"model type must be one of {sorted(_CLASSES)}, got '{kind}'")
-    hypers = options.get("hypers") or PAPER_HYPERS
+    hypers = options.get("hypers") or _DEFAULT_HYPERS[kind]
     kwargs = {name: options[name] for name in MODEL_OPTIONS[kind] if name in options}
     return _CLASSES[kind](hypers, list(atomic_types), **kwargs)

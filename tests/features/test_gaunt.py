@@ -1,0 +1,170 @@
+import numpy as np
+import pytest
+import torch
+
+from tricenter.features.cg import real_clebsch_gordan
+from tricenter.features.frame import FrameCutoff, frame_blocks, parse_frame_cutoff
+from tricenter.features.gaunt import GauntTriplets, gaunt_paths, sphere_quadrature
+from tricenter.features.harmonics import SphericalHarmonics
+
+
+def test_quadrature_integrates_products_of_harmonics():
+    max_angular = 3
+    points, weights = sphere_quadrature(2 * max_angular)
+    values = SphericalHarmonics(max_angular)(torch.from_numpy(points)).numpy()
+    gram = values.T @ (weights[:, None] * values)
+    assert np.allclose(gram, np.eye(values.shape[1]), atol=1e-13)
+    assert np.isclose(weights.sum(), 4 * np.pi)
+
+
+def test_paths_are_the_nonzero_triple_products():
+    max_angular = 3
+    points, weights = sphere_quadrature(3 * max_angular)
+    values = SphericalHarmonics(max_angular)(torch.from_numpy(points)).numpy()
+    paths = set(gaunt_paths(max_angular))
+    for ell_1 in range(4):
+        for ell_2 in range(4):
+            for ell_3 in range(4):
+                blocks = [
+                    values[:, ell * ell : (ell + 1) ** 2]
+                    for ell in (ell_1, ell_2, ell_3)
+                ]
+                gaunt = np.einsum("g,ga,gb,gc->abc", weights, *blocks)
+                assert (np.abs(gaunt).max() > 1e-8) == ((ell_1, ell_2, ell_3) in paths)
+                if (ell_1, ell_2, ell_3) in paths:
+                    # proportional to the invariant Clebsch-Gordan coupling
+                    cg = np.einsum(
+                        "abk,kc->abc",
+                        real_clebsch_gordan(ell_1, ell_2, ell_3),
+                        real_clebsch_gordan(ell_3, ell_3, 0)[:, :, 0],
+                    )
+                    ratio = np.sum(gaunt * cg) / np.sum(cg * cg)
+                    assert np.allclose(gaunt, ratio * cg, atol=1e-12)
+
+
+def _random(n_centers, counts, n_channels, max_angular, seed):
+    generator = torch.Generator().manual_seed(seed)
+    n_lm = (max_angular + 1) ** 2
+    n_tagged = sum(counts)
+    first = torch.randn(
+        n_tagged, n_channels, n_lm, generator=generator, dtype=torch.float64
+    )
+    second = torch.randn(
+        n_tagged, n_channels, n_lm, generator=generator, dtype=torch.float64
+    )
+    density = torch.randn(
+        n_centers, n_channels, n_lm, generator=generator, dtype=torch.float64
+    )
+    tag_center = torch.repeat_interleave(torch.arange(n_centers), torch.tensor(counts))
+    return first, second, density, tag_center
+
+
+@pytest.mark.parametrize("counts", [[3, 3], [2, 0, 4, 1]])
+def test_triple_products_match_brute_force(counts):
+    max_angular = 2
+    first, second, density, tag_center = _random(len(counts), counts, 3, max_angular, 0)
+    triplets, center = GauntTriplets(max_angular)(first, second, density, tag_center)
+    # brute force: every triplet, every channel, every path, on a finer grid
+    points, weights = sphere_quadrature(12)
+    values = SphericalHarmonics(max_angular)(torch.from_numpy(points))
+    weights = torch.from_numpy(weights)
+    expected = []
+    for i in range(len(counts)):
+        pairs = torch.nonzero(tag_center == i).reshape(-1).tolist()
+        for j in pairs:
+            for k in pairs:
+                row = []
+                for c in range(3):
+                    per_path = []
+                    for ell_1, ell_2, ell_3 in gaunt_paths(max_angular):
+
+                        def on_grid(coefficients, ell):
+                            block = slice(ell * ell, (ell + 1) ** 2)
+                            return values[:, block] @ coefficients[block]
+
+                        product = (
+                            on_grid(first[j, c], ell_1)
+                            * on_grid(second[k, c], ell_2)
+                            * on_grid(density[i, c], ell_3)
+                        )
+                        per_path.append(float((weights * product).sum()))
+                    row.append(per_path)
+                expected.append(row)
+    expected = torch.tensor(expected, dtype=torch.float64)
+    assert triplets.shape == expected.shape
+    assert torch.allclose(triplets, expected, rtol=0, atol=1e-12)
+    assert center.tolist() == [i for i, n in enumerate(counts) for _ in range(n * n)]
+
+
+def test_triple_products_gradcheck_and_script():
+    module = GauntTriplets(1)
+    first, second, density, tag_center = _random(2, [2, 1], 2, 1, 1)
+    inputs = tuple(t.requires_grad_() for t in (first, second, density))
+
+    def values(a, b, d):
+        return module(a, b, d, tag_center)[0]
+
+    assert torch.autograd.gradcheck(values, inputs)
+    assert torch.autograd.gradgradcheck(values, inputs)
+    scripted = torch.jit.script(module)
+    assert torch.equal(scripted(*inputs, tag_center)[0], values(*inputs))
+
+
+def test_no_tagged_pairs_gives_no_triplets():
+    first, second, density, tag_center = _random(3, [0, 0, 0], 2, 1, 0)
+    triplets, center = GauntTriplets(1)(first, second, density, tag_center)
+    assert triplets.shape == (0, 2, len(gaunt_paths(1))) and center.shape == (0,)
+
+
+def test_frame_blocks_order():
+    slot, triplet_slot, n_max = frame_blocks(torch.tensor([0, 0, 2]), 3)
+    assert n_max == 2 and slot.tolist() == [0, 1, 4]
+    assert triplet_slot.tolist() == [0, 1, 2, 3, 8]
+
+
+def test_frame_switch_is_smooth_at_the_radius():
+    frame = FrameCutoff(
+        parse_frame_cutoff(
+            {"radius": 3.0, "smoothing": {"type": "ShiftedCosine", "width": 0.5}}, 4.0
+        )
+    )
+    r = torch.tensor([2.4, 2.5, 2.9999999, 3.0, 3.1], dtype=torch.float64)
+    r.requires_grad_()
+    values = frame(r)
+    (grad,) = torch.autograd.grad(values.sum(), r)
+    values = values.detach()
+    assert values[:2].tolist() == [1.0, 1.0] and values[3:].tolist() == [0.0, 0.0]
+    assert float(values[2]) < 1e-12 and float(grad[2].abs()) < 1e-5
+
+
+SMOOTH = {"type": "ShiftedCosine", "width": 0.5}
+
+
+@pytest.mark.parametrize(
+    "frame_cutoff, match",
+    [
+        ({"radius": 5.0, "smoothing": SMOOTH}, "exceeds the density cutoff"),
+        ({"radius": -1.0, "smoothing": SMOOTH}, "positive number"),
+        (
+            {"radius": 3.0, "smoothing": SMOOTH, "size": 1},
+            r"unsupported key\(s\) \['size'\]",
+        ),
+        ({"radius": 3.0}, "needs a `radius` and a `smoothing`"),
+        ({"radius": 3.0, "smoothing": {"type": "Step"}}, "energies jump"),
+        (
+            {"radius": 1.0, "smoothing": {"type": "ShiftedCosine", "width": 2.0}},
+            "exceeds the frame radius",
+        ),
+        (
+            {
+                "radius": 3.0,
+                "smoothing": {"type": "ShiftedCosine", "width": 0.5, "x": 1},
+            },
+            "unsupported key",
+        ),
+        ("3.0", "must be a dict"),
+    ],
+)
+def test_bad_frame_cutoff(frame_cutoff, match):
+    with pytest.raises(ValueError, match=match):
+        parse_frame_cutoff(frame_cutoff, 4.5)
