@@ -3,7 +3,9 @@ import copy
 import pytest
 
 from tricenter.models import PAPER_HYPERS
-from tricenter.train.config import Config, load_config, parse_config
+from tricenter.models.build import build_model
+from tricenter.models.potential import POTENTIAL_HYPERS
+from tricenter.train.config import load_config, parse_config
 
 
 def test_unknown_keys_name_the_section_and_the_closest_key():
@@ -87,6 +89,17 @@ def test_yaml_files(tmp_path):
     assert load_config(str(path)).data.path == "shipped:b8-pbe-pairs"
 
 
+def test_potential_configuration_takes_the_potential_defaults():
+    config = parse_config({"data": {"path": "x"}, "model": {"type": "potential"}})
+    assert config.model.hypers == POTENTIAL_HYPERS
+    assert config.model.hypers is not POTENTIAL_HYPERS
+    assert config.model.latent == 64 and config.model.channels == 16
+    model = build_model(config.model, [14])
+    assert model.frame_radius == 3.0
+    with pytest.raises(ValueError, match="model.type must be one of triplet, "):
+        parse_config({"data": {"path": "x"}, "model": {"type": "potentials"}})
+
+
 def test_configurations_do_not_share_the_paper_hypers():
     reference = copy.deepcopy(PAPER_HYPERS)
     config = parse_config({"data": {"path": "x"}})
@@ -94,7 +107,7 @@ def test_configurations_do_not_share_the_paper_hypers():
     config.model.hypers["cutoff"]["smoothing"]["width"] = 0.5
     config.model.hypers["basis"]["radial"]["max_radial"] = 1
     assert PAPER_HYPERS == reference
-    assert Config().model.hypers == reference
+    assert parse_config({"data": {"path": "x"}}).model.hypers == reference
 
 
 def test_unknown_schedule_is_refused():

@@ -7,7 +7,9 @@ training configuration, as stored in checkpoints.
 ('BispectrumEnergyModel', [5])
 """
 
+import copy
 import dataclasses
+import inspect
 from typing import List, Mapping
 
 import torch
@@ -57,6 +59,25 @@ _DEFAULT_HYPERS = {
 }
 
 
+#: the model types :py:func:`build_model` knows
+MODEL_TYPES = tuple(_CLASSES)
+
+
+def default_options(kind: str) -> dict:
+    """The ``hypers`` and the options of :py:data:`MODEL_OPTIONS` that a model of
+    type ``kind`` takes by default (a fresh copy).
+
+    >>> default_options("potential")["hypers"]["frame_cutoff"]["radius"]
+    3.0
+    """
+    if kind not in _CLASSES:
+        raise ValueError(f"model type must be one of {sorted(_CLASSES)}, got '{kind}'")
+    parameters = inspect.signature(_CLASSES[kind].__init__).parameters
+    values = {name: parameters[name].default for name in MODEL_OPTIONS[kind]}
+    values["hypers"] = copy.deepcopy(_DEFAULT_HYPERS[kind])
+    return values
+
+
 def build_model(options, atomic_types: List[int]) -> torch.nn.Module:
     """The energy model described by ``options``.
 
@@ -65,9 +86,9 @@ def build_model(options, atomic_types: List[int]) -> torch.nn.Module:
         (``"triplet"``, ``"bispectrum"`` or ``"potential"``), its ``hypers``
         (default: the paper's, :py:data:`~tricenter.models.potential.POTENTIAL_HYPERS`
         for the potential)
-        and the options of :py:data:`MODEL_OPTIONS` for that type (missing ones take
-        the model class's defaults); other entries (such as ``atomic_types``) are
-        ignored
+        and the options of :py:data:`MODEL_OPTIONS` for that type (missing ones, or
+        ``None``, take the model class's defaults); other entries (such as
+        ``atomic_types``) are ignored
     :param atomic_types: the atomic types the model knows
     :return: a freshly initialised model, in the default dtype
     """
@@ -79,5 +100,9 @@ def build_model(options, atomic_types: List[int]) -> torch.nn.Module:
     if kind not in _CLASSES:
         raise ValueError(f"model type must be one of {sorted(_CLASSES)}, got '{kind}'")
     hypers = options.get("hypers") or _DEFAULT_HYPERS[kind]
-    kwargs = {name: options[name] for name in MODEL_OPTIONS[kind] if name in options}
+    kwargs = {
+        name: options[name]
+        for name in MODEL_OPTIONS[kind]
+        if options.get(name) is not None
+    }
     return _CLASSES[kind](hypers, list(atomic_types), **kwargs)

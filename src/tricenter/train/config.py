@@ -14,7 +14,6 @@ ValueError: unknown key 'epoch' in section 'training' (did you mean 'epochs'?); 
 allowed keys: epochs, batch_size, ...
 """
 
-import copy
 import dataclasses
 import difflib
 import typing
@@ -24,7 +23,7 @@ from typing import List, Optional
 
 from ..datasets.pairs import BOHR_ANGSTROM, HARTREE_EV
 from ..datasets.shipped import SHIPPED
-from ..features.hypers import PAPER_HYPERS
+from ..models.build import MODEL_TYPES, default_options
 from .metatrain import from_metatrain
 
 
@@ -32,10 +31,6 @@ from .metatrain import from_metatrain
 SCHEDULERS = ("plateau", "cosine")
 #: ``data.path`` starting with this names a data set shipped with tricenter
 SHIPPED_PREFIX = "shipped:"
-
-
-def _paper_hypers() -> dict:
-    return copy.deepcopy(PAPER_HYPERS)
 
 
 @dataclass
@@ -81,8 +76,15 @@ class DataConfig:
 class ModelConfig:
     """The model to train.
 
-    :param type: ``"triplet"`` (deep set on triplets) or ``"bispectrum"``
-    :param hypers: featomic-style ``cutoff``, ``density`` and ``basis``
+    Options left at ``None`` take the model class's defaults.
+
+    :param type: ``"triplet"`` (deep set on triplets, the paper's B models),
+        ``"bispectrum"`` or ``"potential"``
+        (:py:class:`~tricenter.models.TripletPotential`, an interatomic potential
+        with a frame cutoff)
+    :param hypers: featomic-style ``cutoff``, ``density`` and ``basis`` (and
+        ``frame_cutoff`` for the potential); ``None``: the paper's hypers for
+        ``triplet`` and ``bispectrum``, the potential's own defaults for it
     :param atomic_types: known types (default: those of the training set)
     :param latent: width of the deep set's latent features
     :param encoder_hidden: hidden widths of the triplet encoder (empty: linear)
@@ -90,17 +92,25 @@ class ModelConfig:
     :param encoder_norm: ``"layer"``, ``"group"`` or ``"none"``
     :param head_norm: ``"layer"``, ``"group"`` or ``"none"``
     :param head_activation: ``False`` stacks head layers linearly
+    :param channels: the potential's number of compact channels
+    :param hidden: hidden widths of the potential's triplet function
+    :param fallback_hidden: hidden widths of the potential's atom-centred fallback
+    :param norm: normalisation in the potential's triplet function
     """
 
     type: str = "triplet"
-    hypers: dict = field(default_factory=_paper_hypers)
+    hypers: Optional[dict] = None
     atomic_types: Optional[List[int]] = None
-    latent: int = 128
+    latent: Optional[int] = None
     encoder_hidden: List[int] = field(default_factory=lambda: [128, 128])
-    head_hidden: List[int] = field(default_factory=list)
+    head_hidden: Optional[List[int]] = None
     encoder_norm: str = "layer"
-    head_norm: str = "group"
+    head_norm: Optional[str] = None
     head_activation: bool = True
+    channels: Optional[int] = None
+    hidden: Optional[List[int]] = None
+    fallback_hidden: Optional[List[int]] = None
+    norm: Optional[str] = None
 
 
 @dataclass
@@ -342,10 +352,16 @@ def _validate(config: Config):
                 f"the {part} structures come from the section '{part}', so "
                 f"'split.{fraction}' must be 0, got {getattr(config.split, fraction)}"
             )
-    if config.model.type not in ("triplet", "bispectrum"):
+    if config.model.type not in MODEL_TYPES:
         raise ValueError(
-            f"model.type must be 'triplet' or 'bispectrum', got '{config.model.type}'"
+            f"model.type must be one of {', '.join(MODEL_TYPES)}, got "
+            f"'{config.model.type}'"
         )
+    # options left out take the model's defaults, written down so that a checkpoint
+    # rebuilds the same model whatever later versions choose as defaults
+    for name, value in default_options(config.model.type).items():
+        if getattr(config.model, name) is None:
+            setattr(config.model, name, value)
     if config.training.scheduler not in SCHEDULERS:
         raise ValueError(
             f"training.scheduler must be one of {', '.join(SCHEDULERS)}, got "
