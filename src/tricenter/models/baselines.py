@@ -62,6 +62,19 @@ class BispectrumEnergyModel(EnergyModel):
         features = summed.reshape(summed.shape[0], -1) * self.input_scale
         return features, inputs.centers, inputs.center_type
 
+    @torch.jit.unused
+    def calibrate(self, systems: List[System], selected_atoms: Optional[Labels] = None):
+        """Scale the summed triplets to unit root mean square on (training) systems.
+
+        :param systems: a sample of training systems, with neighbour lists
+        :param selected_atoms: their described centres
+        """
+        with torch.no_grad():
+            self.input_scale.fill_(1.0)
+            features, _, _ = self.features(systems, selected_atoms)
+            rms = float(features.pow(2).mean().sqrt())
+            self.input_scale.fill_(1.0 / rms if rms > 0 else 1.0)
+
 
 class FeatureEnergyModel(torch.nn.Module):
     """Energy heads on precomputed per-centre features (models C, and the heads of

@@ -305,6 +305,12 @@ class TripletEnergyModel(EnergyModel):
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         return self.encoder(systems, selected_atoms)
 
+    @torch.jit.unused
+    def calibrate(self, systems: List[System], selected_atoms: Optional[Labels] = None):
+        """Set the encoder's scales from (training) systems, see
+        :py:meth:`TripletEncoder.calibrate`."""
+        self.encoder.calibrate(systems, selected_atoms)
+
 
 class TripletVectorModel(torch.nn.Module):
     """Encoder–decoder from triplets to per-centre vectors (models A^ρ of Table 1).

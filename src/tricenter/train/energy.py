@@ -10,7 +10,6 @@ import torch
 from metatensor.torch import Labels
 
 from ..features.neighbors import with_gradients
-from ..models import BispectrumEnergyModel
 from .loop import BatchLoss
 
 
@@ -99,20 +98,12 @@ def fit_energy_scales(model, energies: np.ndarray, frames: list, atoms) -> None:
 def calibrate(model, systems: list, atoms) -> None:
     """Set the input scales of a model's features from (training) systems.
 
-    :param model: a triplet or bispectrum energy model
+    :param model: an energy model of :py:func:`tricenter.models.build.build_model`
     :param systems: training systems (the first 64 are used)
     :param atoms: atom indices described in each system (``None``: all)
     """
     sample = systems[:64]
-    selected = selection(len(sample), atoms)
-    if isinstance(model, BispectrumEnergyModel):
-        with torch.no_grad():
-            model.input_scale.fill_(1.0)
-            features, _, _ = model.features(sample, selected)
-            rms = float(features.pow(2).mean().sqrt())
-            model.input_scale.fill_(1.0 / rms if rms > 0 else 1.0)
-    else:
-        model.encoder.calibrate(sample, selected)
+    model.calibrate(sample, selection(len(sample), atoms))
 
 
 def energy_loss(
