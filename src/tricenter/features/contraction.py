@@ -184,9 +184,10 @@ class TripletContraction(torch.nn.Module):
         self.n_radial = n_radial
         self.indices = TripletIndices()
         #: numbers in the product of one group over one span of centres in
-        #: :py:meth:`forward`: larger spans leave the cache, smaller ones cost more
-        #: calls
-        self.span_numbers = 1 << 18
+        #: :py:meth:`forward` (8 MiB in float64): larger spans leave the cache and
+        #: fault in fresh memory, smaller ones cost more calls (each a parallel
+        #: region, which costs most where threads outnumber free cores)
+        self.span_numbers = 1 << 20
 
         # blocks ordered by lambda, then sigma = +1 before sigma = -1
         self.blocks = []
