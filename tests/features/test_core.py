@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from tricenter import TripletFeatures
+from tricenter.features.contraction import TripletContraction
 from tricenter.features.core import Expansions, TripletCore
 from tricenter.features.hypers import parse_hypers
 from tricenter.features.neighbors import gather_pairs, systems_with_neighbors
@@ -144,3 +145,27 @@ def test_no_centres(core):
     values, first, _ = core.triplets(expansions)
     assert first.shape == (0,)
     assert core.invariants(values).shape[0] == 0
+
+
+@pytest.mark.parametrize("o3_lambdas", [[0], [0, 1]])
+def test_spans_do_not_change_the_triplets(o3_lambdas):
+    """Centres with different neighbour counts, in spans of one centre, of mixed
+    counts (padded), or all together, give the same triplets."""
+    contraction = TripletContraction(max_angular=2, n_radial=2, o3_lambdas=o3_lambdas)
+    generator = torch.Generator().manual_seed(0)
+    counts = torch.tensor([3, 1, 4, 4, 2, 0, 5, 3])
+    pair_center = torch.repeat_interleave(torch.arange(counts.shape[0]), counts)
+    n_pairs = pair_center.shape[0]
+    expansion = torch.randn((n_pairs, 9, 2), generator=generator, dtype=torch.float64)
+    density = torch.randn((n_pairs, 9, 4), generator=generator, dtype=torch.float64)
+    widest = max(contraction.block_sizes(2)) * (2 * max(o3_lambdas) + 1)
+    results = []
+    for span_numbers in (1, 10 * widest, 10**9):
+        contraction.span_numbers = span_numbers
+        values, first, second = contraction(expansion, density, pair_center, 8)
+        results.append(values)
+    assert first.shape[0] == int((counts * counts).sum())
+    assert all(float(block.abs().min(dim=0).values.max()) > 0 for block in results[0])
+    for values in results[1:]:
+        for reference, block in zip(results[0], values):
+            torch.testing.assert_close(block, reference, rtol=1e-13, atol=1e-14)

@@ -189,14 +189,24 @@ def _brute_force(atoms, hypers, o3_lambda):
 
 
 @pytest.mark.parametrize("o3_lambda", [0, 1])
-def test_triplets_match_brute_force(o3_lambda):
+@pytest.mark.parametrize("one_centre_per_span", [False, True])
+def test_triplets_match_brute_force(o3_lambda, one_centre_per_span):
     hypers = copy.deepcopy(HYPERS)
     hypers["basis"]["radial"]["max_radial"] = 1
+    # the last H sees only the first: centres have 3, 4, 3, 3 and 1 neighbours
     atoms = ase.Atoms(
-        "CHHO",
-        positions=[[0, 0, 0], [1.0, 0.2, -0.1], [-0.3, 0.9, 0.4], [0.2, -0.5, 1.1]],
+        "CHHOH",
+        positions=[
+            [0, 0, 0],
+            [1.0, 0.2, -0.1],
+            [-0.3, 0.9, 0.4],
+            [0.2, -0.5, 1.1],
+            [3.2, 0.0, 0.0],
+        ],
     )
     calculator = TripletFeatures(**hypers, o3_lambdas=[o3_lambda])
+    if one_centre_per_span:
+        calculator.contraction.span_numbers = 1
     ours = calculator.compute([atoms])
     reference = _brute_force(atoms, hypers, o3_lambda)
 
@@ -215,5 +225,5 @@ def test_triplets_match_brute_force(o3_lambda):
                 )
                 n_compared += 1
     n_triplets = len(reference)
-    assert n_triplets == 4 * 3 * 3  # every atom sees the 3 others
+    assert n_triplets == 3 * 3 + 4 * 4 + 3 * 3 + 3 * 3 + 1
     assert n_compared == n_triplets * len(next(iter(reference.values())))

@@ -116,29 +116,29 @@ def center_chunks(pairs: Pairs, max_triplets: int) -> Tuple[int, List[Chunk]]:
     :return: the total number of triplets, and the chunks in order
     """
     n_centers = pairs.centers.shape[0]
-    counts = torch.bincount(pairs.pair_center, minlength=n_centers)
+    counts = torch.bincount(pairs.pair_center, minlength=n_centers).cpu()
     triplets = counts * counts
-    cumulative = torch.cumsum(triplets, 0)
-    triplet_offsets = cumulative - triplets
-    pair_offsets = torch.cumsum(counts, 0) - counts
-    chunk_of_center = torch.div(
-        triplet_offsets, max(max_triplets, 1), rounding_mode="floor"
-    )
+    triplet_ends = torch.cumsum(triplets, 0)
+    pair_ends = torch.cumsum(counts, 0)
     chunks = []
-    for chunk in torch.unique(chunk_of_center):
-        centers = torch.nonzero(chunk_of_center == chunk)[:, 0]
-        first, last = int(centers[0]), int(centers[-1]) + 1
-        start = int(pair_offsets[first])
-        stop = start + int(counts[first:last].sum())
+    first = 0
+    # one step per chunk: the chunk ends at the last centre whose triplets still
+    # fit, found by bisection
+    while first < n_centers:
+        start = int(triplet_ends[first] - triplets[first])
+        limit = torch.tensor(start + max(max_triplets, 1))
+        last = max(int(torch.searchsorted(triplet_ends, limit, right=True)), first + 1)
+        pair_start = int(pair_ends[first] - counts[first])
+        pair_stop = int(pair_ends[last - 1])
         chunk_pairs = Pairs(
             pairs.centers[first:last],
             pairs.center_types[first:last],
-            pairs.vectors[start:stop],
-            pairs.pair_center[start:stop] - first,
-            pairs.neighbors[start:stop],
-            pairs.neighbor_types[start:stop],
-            pairs.cell_shifts[start:stop],
+            pairs.vectors[pair_start:pair_stop],
+            pairs.pair_center[pair_start:pair_stop] - first,
+            pairs.neighbors[pair_start:pair_stop],
+            pairs.neighbor_types[pair_start:pair_stop],
+            pairs.cell_shifts[pair_start:pair_stop],
         )
-        rows = slice(int(triplet_offsets[first]), int(cumulative[last - 1]))
-        chunks.append(Chunk(chunk_pairs, rows))
+        chunks.append(Chunk(chunk_pairs, slice(start, int(triplet_ends[last - 1]))))
+        first = last
     return int(triplets.sum()), chunks

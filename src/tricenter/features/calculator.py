@@ -1,7 +1,7 @@
 """The metatensor layer: :py:class:`TripletFeatures`, on the pure-torch
 :py:class:`~tricenter.features.core.TripletCore`."""
 
-from typing import List, Optional, Tuple
+from typing import Iterator, List, Optional, Tuple
 
 import torch
 from metatensor.torch import Labels, TensorMap
@@ -236,9 +236,11 @@ class TripletFeatures(torch.nn.Module):
         For metatomic systems, values are differentiable with respect to their
         positions and cells; ASE atoms take a faster float64 path. Centres are
         processed in chunks of at most ``max_triplets`` triplets (a centre is never
-        split), which bounds the intermediate memory to a few times that of one
-        chunk's output; the result itself holds every triplet, so for
-        large systems prefer :py:meth:`compute_sum` or a model's fused layer.
+        split), which bounds the intermediate memory to a fraction of one chunk's
+        output; the result itself holds every triplet (7344 numbers per triplet at
+        the paper's hypers), so for large systems iterate over
+        :py:meth:`compute_chunks`, or use :py:meth:`compute_sum` or a model's fused
+        layer.
 
         Warns (``UserWarning``) when no centre has a neighbour within the cutoff,
         so that the result is empty.
@@ -289,6 +291,72 @@ class TripletFeatures(torch.nn.Module):
             self.invariants_only,
             selected_keys,
         )
+
+    @torch.jit.unused
+    def compute_chunks(
+        self,
+        systems,
+        selected_samples=None,
+        *,
+        selected_keys=None,
+        max_triplets: int = 10000,
+    ) -> Iterator[TensorMap]:
+        """The triplet features of :py:meth:`compute`, one chunk of centres at a time.
+
+        Each ``TensorMap`` holds the triplets of consecutive centres, at most
+        ``max_triplets`` of them (a centre is never split, so a centre with more
+        triplets makes a chunk of its own), with the same keys and properties as
+        :py:meth:`compute`; joining the blocks of all chunks along the samples gives
+        :py:meth:`compute`'s. Each chunk owns its memory: a caller that keeps only
+        what it derives from a chunk needs memory for one chunk at a time, whatever
+        the number of centres.
+
+        Inputs are checked and neighbour lists computed when this is called; the
+        triplets of a chunk, when the iterator reaches it. There is one chunk (with
+        empty blocks) when no centre has a neighbour, and none without centres.
+
+        >>> import metatensor.torch as mts
+        >>> import torch
+        >>> from tricenter import PAPER_HYPERS
+        >>> from tricenter.datasets import b8_pairs
+        >>> calculator = TripletFeatures(**PAPER_HYPERS)
+        >>> frames = b8_pairs(3)  # 6 clusters; 49 triplets around each central atom
+        >>> central = mts.Labels(["atom"], torch.tensor([[0]], dtype=torch.int32))
+        >>> chunks = calculator.compute_chunks(
+        ...     frames, selected_samples=central, max_triplets=100
+        ... )
+        >>> [len(chunk.block(0).samples) for chunk in chunks]
+        [98, 98, 98]
+
+        :param systems: see :py:meth:`compute`
+        :param selected_samples: see :py:meth:`compute`
+        :param selected_keys: see :py:meth:`compute`
+        :param max_triplets: largest number of triplets of a chunk
+        :return: an iterator over ``TensorMap``, one per chunk, in centre order
+        """
+        systems, pairs, types, properties = self._prepare(systems, selected_samples)
+        warn_if_no_neighbors(systems, pairs, self.cutoff)
+        selected_keys = torch_labels(selected_keys)
+        _, chunks = center_chunks(pairs, max_triplets)
+
+        def chunk_maps():
+            for chunk in chunks:
+                values, samples, triplet_types = self._contract(
+                    chunk.pairs, types, False, None
+                )
+                yield assemble(
+                    self.core.contraction.blocks,
+                    values,
+                    samples,
+                    triplet_types,
+                    self._sample_names,
+                    types,
+                    properties,
+                    self.invariants_only,
+                    selected_keys,
+                )
+
+        return chunk_maps()
 
     @torch.jit.unused
     def compute_sum(

@@ -28,6 +28,7 @@ from typing import List, Optional, Tuple
 import torch
 
 from .cg import real_clebsch_gordan
+from .spans import span_product, triplet_spans
 
 
 class Coupling(torch.nn.Module):
@@ -182,6 +183,11 @@ class TripletContraction(torch.nn.Module):
         self.max_angular = max_angular
         self.n_radial = n_radial
         self.indices = TripletIndices()
+        #: numbers in the product of one group over one span of centres in
+        #: :py:meth:`forward` (8 MiB in float64): larger spans leave the cache and
+        #: fault in fresh memory, smaller ones cost more calls (each a parallel
+        #: region, which costs most where threads outnumber free cores)
+        self.span_numbers = 1 << 20
 
         # blocks ordered by lambda, then sigma = +1 before sigma = -1
         self.blocks = []
@@ -251,15 +257,9 @@ class TripletContraction(torch.nn.Module):
         :return: one ``(n_triplets, 2 lambda + 1, n_properties)`` tensor per block,
             and ``first_pair``, ``second_pair`` ``(n_triplets,)``
         """
-        first, second, pair_slot, triplet_slot, max_neighbors = self.indices(
-            pair_center, n_centers
-        )
-        n_rows = n_centers * max_neighbors
-        n_padded = n_rows * max_neighbors
+        indices = self.indices(pair_center, n_centers)
+        first, second = indices[0], indices[1]
         n_triplets = first.shape[0]
-        # when every centre has the same number of neighbours there is no padding,
-        # and each group's product lands in the output with a single copy
-        dense = n_triplets == n_padded
         n_types = center_density.shape[2] // self.n_radial
         sizes = self.block_sizes(n_types)
         blocks: List[torch.Tensor] = []
@@ -274,37 +274,38 @@ class TripletContraction(torch.nn.Module):
                         f", expected {shape}"
                     )
                 blocks.append(out[block_index])
+        if n_triplets == 0:
+            return blocks, first, second
 
-        slot_center = torch.div(
-            triplet_slot, max_neighbors * max_neighbors, rounding_mode="floor"
+        # a group's product for every triplet would be as large as the output:
+        # computing it span by span keeps it in cache, and the output is written
+        # once. Under autograd every copy into the output keeps a node that clones
+        # the output's gradient, so there is then a single span.
+        needs_grad = torch.is_grad_enabled() and (
+            pair_expansion.requires_grad or center_density.requires_grad
         )
-        slot_first = torch.div(triplet_slot, max_neighbors, rounding_mode="floor")
-        slot_first = slot_first % max_neighbors
-        slot_second = triplet_slot % max_neighbors
+        if needs_grad:
+            span_triplets = n_triplets
+        else:
+            widest = 1
+            for index, group in enumerate(self.groups):
+                o3_lambda = self.blocks[self.block_of_group[index]][0]
+                width = group.size(self.n_radial, n_types) * (2 * o3_lambda + 1)
+                widest = max(widest, width)
+            span_triplets = max(1, self.span_numbers // widest)
+        spans = triplet_spans(pair_center, n_centers, span_triplets)
+
         offsets = [0 for _ in self.blocks]
         for index, group in enumerate(self.groups):
             ell_1 = group.ell_1
             own = pair_expansion[:, ell_1 * ell_1 : ell_1 * ell_1 + 2 * ell_1 + 1]
             partner = group.partner(pair_expansion, center_density)
-            n_m, n_mu, n_features = partner.shape[1], partner.shape[2], partner.shape[3]
-            own = _pad(own, pair_slot, n_rows)
-            own = own.reshape(n_centers, max_neighbors, n_m, self.n_radial)
-            partner = _pad(partner, pair_slot, n_rows)
-            partner = partner.reshape(n_centers, max_neighbors, n_m, n_mu, n_features)
-            features = torch.einsum("csan,ctauf->cstunf", own, partner)
-
             block = self.block_of_group[index]
-            width = self.n_radial * n_features
+            width = self.n_radial * partner.shape[3]
             target = blocks[block][:, :, offsets[block] : offsets[block] + width]
             offsets[block] += width
-            if dense:
-                shape = [n_centers, max_neighbors, max_neighbors]
-                target = target.unflatten(0, shape)
-                target.unflatten(-1, [self.n_radial, n_features]).copy_(features)
-            else:
-                # gather straight from the (strided) product: one copy
-                picked = features[slot_center, slot_first, slot_second]
-                target.unflatten(-1, [self.n_radial, n_features]).copy_(picked)
+            for span in spans:
+                span_product(own, partner, pair_center, target, span)
         return blocks, first, second
 
     def linear(
