@@ -2,7 +2,8 @@
 
 .. math::
 
-    \\xi_i = s \\sum_{j, j' \\in F_i} \\left[\\phi(T_{ijj'}) - \\phi(0)\\right]
+    \\xi_i = s \\sum_{j, j' \\in F_i}
+        \\left[\\phi(T_{ijj'}, P_{ijj'}) - \\phi(0)\\right]
         + \\psi(p_i) - \\psi(0), \\qquad
     E = \\sum_i \\varepsilon_i, \\quad
     \\varepsilon_i = e_{a_i} + \\sigma_E \\left[h_{a_i}(\\xi_i) - h_{a_i}(0)\\right]
