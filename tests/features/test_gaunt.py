@@ -1,10 +1,16 @@
 import numpy as np
 import pytest
 import torch
+from scipy.spatial.transform import Rotation
 
 from tricenter.features.cg import real_clebsch_gordan
 from tricenter.features.frame import FrameCutoff, frame_blocks, parse_frame_cutoff
-from tricenter.features.gaunt import GauntTriplets, gaunt_paths, sphere_quadrature
+from tricenter.features.gaunt import (
+    GauntTriplets,
+    gaunt_paths,
+    pseudoscalar_paths,
+    sphere_quadrature,
+)
 from tricenter.features.harmonics import SphericalHarmonics
 
 
@@ -60,14 +66,26 @@ def _random(n_centers, counts, n_channels, max_angular, seed):
 
 
 @pytest.mark.parametrize("counts", [[3, 3], [2, 0, 4, 1]])
-def test_triple_products_match_brute_force(counts):
+@pytest.mark.parametrize("parity", [False, True])
+def test_triple_products_match_brute_force(counts, parity):
     max_angular = 2
     first, second, density, tag_center = _random(len(counts), counts, 3, max_angular, 0)
-    triplets, center = GauntTriplets(max_angular)(first, second, density, tag_center)
-    # brute force: every triplet, every channel, every path, on a finer grid
+    module = GauntTriplets(max_angular, parity)
+    triplets, center = module(first, second, density, tag_center)
+    odd = pseudoscalar_paths(max_angular) if parity else []
+    assert module.paths == gaunt_paths(max_angular) + odd
+    # brute force: every triplet, channel and path; integrals on a finer grid for
+    # the even paths, Clebsch-Gordan sums for the odd ones
     points, weights = sphere_quadrature(12)
     values = SphericalHarmonics(max_angular)(torch.from_numpy(points))
     weights = torch.from_numpy(weights)
+
+    def part(coefficients, ell):
+        return coefficients[ell * ell : (ell + 1) ** 2]
+
+    def on_grid(coefficients, ell):
+        return values[:, ell * ell : (ell + 1) ** 2] @ part(coefficients, ell)
+
     expected = []
     for i in range(len(counts)):
         pairs = torch.nonzero(tag_center == i).reshape(-1).tolist()
@@ -75,19 +93,26 @@ def test_triple_products_match_brute_force(counts):
             for k in pairs:
                 row = []
                 for c in range(3):
+                    a, b, d = first[j, c], second[k, c], density[i, c]
                     per_path = []
                     for ell_1, ell_2, ell_3 in gaunt_paths(max_angular):
-
-                        def on_grid(coefficients, ell):
-                            block = slice(ell * ell, (ell + 1) ** 2)
-                            return values[:, block] @ coefficients[block]
-
                         product = (
-                            on_grid(first[j, c], ell_1)
-                            * on_grid(second[k, c], ell_2)
-                            * on_grid(density[i, c], ell_3)
+                            on_grid(a, ell_1) * on_grid(b, ell_2) * on_grid(d, ell_3)
                         )
                         per_path.append(float((weights * product).sum()))
+                    for ell_1, ell_2, ell_3 in odd:
+                        cg = torch.from_numpy(real_clebsch_gordan(ell_1, ell_2, ell_3))
+                        per_path.append(
+                            float(
+                                torch.einsum(
+                                    "abc,a,b,c->",
+                                    cg,
+                                    part(a, ell_1),
+                                    part(b, ell_2),
+                                    part(d, ell_3),
+                                )
+                            )
+                        )
                     row.append(per_path)
                 expected.append(row)
     expected = torch.tensor(expected, dtype=torch.float64)
@@ -96,9 +121,71 @@ def test_triple_products_match_brute_force(counts):
     assert center.tolist() == [i for i, n in enumerate(counts) for _ in range(n * n)]
 
 
-def test_triple_products_gradcheck_and_script():
-    module = GauntTriplets(1)
-    first, second, density, tag_center = _random(2, [2, 1], 2, 1, 1)
+def _from_points(points, max_angular, seed):
+    """Coefficients of a sum of smeared points: one function per channel, with
+    random weights per point, channel and angular channel."""
+    generator = torch.Generator().manual_seed(seed)
+    harmonics = SphericalHarmonics(max_angular)(points)
+    n_channels = 3
+    weights = torch.randn(
+        points.shape[0],
+        n_channels,
+        max_angular + 1,
+        generator=generator,
+        dtype=torch.float64,
+    )
+    ell_of_lm = torch.tensor(
+        [ell for ell in range(max_angular + 1) for _ in range(2 * ell + 1)]
+    )
+    return torch.einsum("pcl,pl->cl", weights[:, :, ell_of_lm], harmonics)
+
+
+def test_pseudoscalars_flip_under_inversion_and_not_under_rotations():
+    """Functions built from points: rotating the points leaves every product
+    unchanged; inverting them keeps the σ = +1 ones and flips the σ = −1 ones."""
+    max_angular = 3
+    module = GauntTriplets(max_angular, parity=True)
+    n_even = module.n_even
+    assert n_even == len(gaunt_paths(max_angular))
+    generator = torch.Generator().manual_seed(5)
+    # two tagged pairs of one centre, each with its own points
+    points = [
+        torch.randn(4, 3, generator=generator, dtype=torch.float64) for _ in range(5)
+    ]
+
+    def products(transform):
+        moved = [p @ transform.T for p in points]
+        first = torch.stack(
+            [
+                _from_points(moved[0], max_angular, 0),
+                _from_points(moved[1], max_angular, 1),
+            ]
+        )
+        second = torch.stack(
+            [
+                _from_points(moved[2], max_angular, 2),
+                _from_points(moved[3], max_angular, 3),
+            ]
+        )
+        density = _from_points(moved[4], max_angular, 4)[None]
+        return module(first, second, density, torch.tensor([0, 0]))[0]
+
+    reference = products(torch.eye(3, dtype=torch.float64))
+    scale = float(reference.abs().max())
+    even, odd = reference[:, :, :n_even], reference[:, :, n_even:]
+    assert float(odd.abs().max()) > 0.1 * scale
+    rotation = torch.from_numpy(Rotation.random(random_state=1).as_matrix())
+    assert torch.allclose(products(rotation), reference, rtol=0, atol=1e-12 * scale)
+    for improper in (-torch.eye(3, dtype=torch.float64), -rotation):
+        moved = products(improper)
+        assert torch.allclose(moved[:, :, :n_even], even, rtol=0, atol=1e-12 * scale)
+        assert torch.allclose(moved[:, :, n_even:], -odd, rtol=0, atol=1e-12 * scale)
+
+
+@pytest.mark.parametrize("counts", [[2, 1], [2, 2]])
+def test_triple_products_gradcheck_and_script(counts):
+    module = GauntTriplets(2, parity=True)
+    first, second, density, tag_center = _random(2, counts, 2, 2, 1)
     inputs = tuple(t.requires_grad_() for t in (first, second, density))
 
     def values(a, b, d):

@@ -1,4 +1,4 @@
-"""Invariant triple products of projected expansions, on a spherical quadrature grid.
+"""Invariant triple products of projected expansions: true scalars and pseudoscalars.
 
 For three functions on the sphere given by real spherical-harmonic coefficients,
 :math:`a(\\hat{\\mathbf{r}}) = \\sum_{\\ell m} a^{\\ell m}
@@ -6,7 +6,7 @@ Y_\\ell^m(\\hat{\\mathbf{r}})` and likewise :math:`b`, :math:`d`, the integrals
 
 .. math::
 
-    G[\\ell_1 \\ell_2 \\ell_3] = \\int a^{\\ell_1}(\\hat{\\mathbf{r}})
+    T[\\ell_1 \\ell_2 \\ell_3] = \\int a^{\\ell_1}(\\hat{\\mathbf{r}})
         b^{\\ell_2}(\\hat{\\mathbf{r}}) d^{\\ell_3}(\\hat{\\mathbf{r}})
         \\,\\mathrm{d}\\hat{\\mathbf{r}}
     = \\sum_{m_1 m_2 m_3} \\langle \\ell_1 m_1 \\ell_2 m_2 \\ell_3 m_3 \\rangle
@@ -17,10 +17,24 @@ O(3)-invariant triple products of the three coefficient vectors: the real Gaunt
 coefficients :math:`\\langle \\ldots \\rangle` are, up to one factor per path, the
 Clebsch–Gordan couplings :math:`(\\ell_1 \\otimes \\ell_2)_{k = \\ell_3} \\cdot
 \\ell_3`, and they vanish unless :math:`\\ell_1 + \\ell_2 + \\ell_3` is even and the
-triangle condition holds. These are exactly the :math:`\\sigma = +1` invariant paths,
-so every non-zero invariant path is computed at once, without a loop over paths, as a
-sum over a quadrature grid exact for polynomials of degree :math:`3 \\ell_{\\max}`
-(Gauss–Legendre in :math:`\\cos\\theta` times a uniform grid in :math:`\\varphi`).
+triangle condition holds: these are the :math:`\\sigma = +1` paths. They are integrated
+exactly on a quadrature grid of degree :math:`3 \\ell_{\\max}` (Gauss–Legendre in
+:math:`\\cos\\theta` times a uniform grid in :math:`\\varphi`).
+
+The paths with :math:`\\ell_1 + \\ell_2 + \\ell_3` odd (:math:`\\sigma = -1`) give the
+pseudoscalars
+
+.. math::
+
+    P[\\ell_1 \\ell_2 \\ell_3] = \\sum_{m_1 m_2 m_3}
+        C^{\\ell_3 m_3}_{\\ell_1 m_1, \\ell_2 m_2}
+        a^{\\ell_1 m_1} b^{\\ell_2 m_2} d^{\\ell_3 m_3},
+
+with the real Clebsch–Gordan coefficients of :py:mod:`tricenter.features.cg`: they are
+invariant under proper rotations and change sign under inversion (for
+:math:`\\ell_1 = \\ell_2 = \\ell_3 = 1`, :math:`P = (\\mathbf{a} \\times \\mathbf{b})
+\\cdot \\mathbf{d}` up to a factor). Both kinds are computed together, without a loop
+over paths.
 """
 
 from typing import Dict, List, Tuple
@@ -28,24 +42,39 @@ from typing import Dict, List, Tuple
 import numpy as np
 import torch
 
+from .cg import real_clebsch_gordan
 from .frame import frame_blocks
 from .harmonics import SphericalHarmonics
 
 
 def gaunt_paths(max_angular: int) -> List[Tuple[int, int, int]]:
-    """The ``(l_1, l_2, l_3)`` with a non-zero invariant triple product.
+    """The ``(l_1, l_2, l_3)`` with a non-zero Gaunt coefficient (:math:`\\sigma = +1`).
 
     >>> len(gaunt_paths(3))
     23
 
     :param max_angular: largest angular channel of each factor
     """
+    return [path for path in _triangles(max_angular) if sum(path) % 2 == 0]
+
+
+def pseudoscalar_paths(max_angular: int) -> List[Tuple[int, int, int]]:
+    """The ``(l_1, l_2, l_3)`` of the :math:`\\sigma = -1` triple products.
+
+    >>> pseudoscalar_paths(2)
+    [(1, 1, 1), (1, 2, 2), (2, 1, 2), (2, 2, 1)]
+
+    :param max_angular: largest angular channel of each factor
+    """
+    return [path for path in _triangles(max_angular) if sum(path) % 2 == 1]
+
+
+def _triangles(max_angular: int) -> List[Tuple[int, int, int]]:
     return [
         (ell_1, ell_2, ell_3)
         for ell_1 in range(max_angular + 1)
         for ell_2 in range(max_angular + 1)
         for ell_3 in range(abs(ell_1 - ell_2), min(ell_1 + ell_2, max_angular) + 1)
-        if (ell_1 + ell_2 + ell_3) % 2 == 0
     ]
 
 
@@ -73,102 +102,104 @@ def sphere_quadrature(degree: int) -> Tuple[np.ndarray, np.ndarray]:
     return points, weights
 
 
-class _Block(torch.nn.Module):
-    """Gaunt coefficients of the paths that share ``(l_2, l_3)``: one matrix from
-    ``(m_2, m_3)`` to ``(path, m_1)``."""
-
-    def __init__(self, ell_2: int, ell_3: int, matrix: torch.Tensor):
-        super().__init__()
-        self.start_2 = ell_2 * ell_2
-        self.stop_2 = (ell_2 + 1) * (ell_2 + 1)
-        self.start_3 = ell_3 * ell_3
-        self.stop_3 = (ell_3 + 1) * (ell_3 + 1)
-        self.register_buffer("matrix", matrix)
-
-
-class _Group(torch.nn.Module):
-    """The paths that share ``l_1``: where their ``(m_1, path)`` columns are."""
-
-    def __init__(self, ell_1: int, n_paths: int, columns: List[int]):
-        super().__init__()
-        self.start = ell_1 * ell_1
-        self.stop = (ell_1 + 1) * (ell_1 + 1)
-        self.n_paths = n_paths
-        self.register_buffer("columns", torch.tensor(columns, dtype=torch.long))
+def _coefficients(max_angular: int, paths: List[Tuple[int, int, int]]) -> List:
+    """``(2 l_1 + 1, 2 l_2 + 1, 2 l_3 + 1)`` coupling of each path: real Gaunt
+    coefficients for even paths, real Clebsch–Gordan coefficients for odd ones."""
+    points, weights = sphere_quadrature(3 * max_angular)
+    harmonics = SphericalHarmonics(max_angular)(torch.from_numpy(points)).numpy()
+    coefficients = []
+    for ell_1, ell_2, ell_3 in paths:
+        if (ell_1 + ell_2 + ell_3) % 2 == 0:
+            blocks = [
+                harmonics[:, ell * ell : (ell + 1) ** 2]
+                for ell in (ell_1, ell_2, ell_3)
+            ]
+            coefficients.append(np.einsum("g,ga,gb,gc->abc", weights, *blocks))
+        else:
+            coefficients.append(real_clebsch_gordan(ell_1, ell_2, ell_3))
+    return coefficients
 
 
 class GauntTriplets(torch.nn.Module):
     """Invariant triple products of every ordered pair of tagged neighbours.
 
     For a centre :math:`i` with tagged pairs :math:`j, j'` (``j = j'`` included),
-    channel :math:`c` and path :math:`p = (\\ell_1, \\ell_2, \\ell_3)` of
-    :py:func:`gaunt_paths`, the output is
-    :math:`\\int a_{ij}^{c \\ell_1} b_{ij'}^{c \\ell_2} d_i^{c \\ell_3}`, computed
-    in two products:
+    channel :math:`c` and path :math:`p = (\\ell_1, \\ell_2, \\ell_3)` with coupling
+    coefficients :math:`G^p` (Gaunt for :math:`\\sigma = +1`, Clebsch–Gordan for
+    :math:`\\sigma = -1`), the output is computed in three products:
 
     .. math::
 
-        X_{ij'}^{c}[p, m_1] = \\sum_{m_2 m_3}
-            \\langle \\ell_1 m_1 \\ell_2 m_2 \\ell_3 m_3 \\rangle
-            b_{ij'}^{c \\ell_2 m_2} d_i^{c \\ell_3 m_3}, \\qquad
+        Q_i^{c}[p, m_1, m_2] = \\sum_{m_3} G^p_{m_1 m_2 m_3} d_i^{c \\ell_3 m_3},
+        \\quad
+        X_{ij'}^{c}[p, m_1] = \\sum_{m_2} Q_i^{c}[p, m_1, m_2]
+            b_{ij'}^{c \\ell_2 m_2}, \\quad
         T_{ijj'}^{c}[p] = \\sum_{m_1} a_{ij}^{c \\ell_1 m_1} X_{ij'}^{c}[p, m_1].
 
-    The first is one matrix product per ``(l_2, l_3)`` over all tagged pairs, with
-    the real Gaunt coefficients (integrated exactly on a spherical quadrature grid at
-    construction); the second is one batched product per ``l_1`` over the blocks of
-    tagged pairs of each centre. Neither builds a zero-padded coefficient tensor.
+    The first is one matrix product over all centres; the second is one batched
+    product per :math:`\\ell_2`, over the blocks of tagged pairs of each centre and
+    channel; the third one batched product per :math:`\\ell_1`. No tensor grows with
+    the number of tagged pairs times :math:`(2\\ell + 1)^2`.
 
     :param max_angular: largest angular channel
+    :param parity: also compute the :math:`\\sigma = -1` paths
+        (:py:func:`pseudoscalar_paths`), after the :math:`\\sigma = +1` ones
     """
 
-    def __init__(self, max_angular: int):
+    def __init__(self, max_angular: int, parity: bool = False):
         super().__init__()
         n_ell = max_angular + 1
-        points, weights = sphere_quadrature(3 * max_angular)
-        harmonics = SphericalHarmonics(max_angular)(torch.from_numpy(points))
-        gaunt = torch.einsum(
-            "ga,gb,gc,g->abc",
-            harmonics,
-            harmonics,
-            harmonics,
-            torch.from_numpy(weights),
-        )
-        self.paths = gaunt_paths(max_angular)
-        blocks: List[_Block] = []
-        # column of (path, m_1) in the concatenated outputs of the blocks
-        column: Dict[Tuple[int, int], int] = {}
+        even = gaunt_paths(max_angular)
+        odd = pseudoscalar_paths(max_angular) if parity else []
+        #: the paths, in the order of the output: σ = +1 first
+        self.paths = even + odd
+        self.n_even = len(even)
+        coefficients = _coefficients(max_angular, self.paths)
+        # per l_1, the paths in output order: its even ones, then its odd ones
+        by_first = [
+            [p for p, path in enumerate(self.paths) if path[0] == ell]
+            for ell in range(n_ell)
+        ]
+        self.n_even_of_group = [
+            sum(1 for p in paths if p < self.n_even) for paths in by_first
+        ]
+
+        # rows (p, m_1) of Q and X, grouped by l_2; Q holds (row, m_2) per l_2
+        row: Dict[Tuple[int, int], int] = {}
+        n_lm = n_ell * n_ell
+        columns: List[np.ndarray] = []
         for ell_2 in range(n_ell):
-            for ell_3 in range(n_ell):
-                in_block = [
-                    index
-                    for index, path in enumerate(self.paths)
-                    if path[1] == ell_2 and path[2] == ell_3
-                ]
-                if len(in_block) == 0:
-                    continue
-                pieces = []
-                for index in in_block:
-                    ell_1 = self.paths[index][0]
-                    for m_1 in range(2 * ell_1 + 1):
-                        column[(index, m_1)] = len(column)
-                    piece = gaunt[
-                        ell_1 * ell_1 : (ell_1 + 1) ** 2,
-                        ell_2 * ell_2 : (ell_2 + 1) ** 2,
-                        ell_3 * ell_3 : (ell_3 + 1) ** 2,
-                    ]
-                    pieces.append(piece.permute(1, 2, 0).flatten(0, 1))
-                blocks.append(_Block(ell_2, ell_3, torch.cat(pieces, dim=1)))
-        self.blocks = torch.nn.ModuleList(blocks)
-        groups: List[_Group] = []
-        for ell_1 in range(n_ell):
-            in_group = [i for i, path in enumerate(self.paths) if path[0] == ell_1]
-            columns = [
-                column[(index, m_1)]
-                for m_1 in range(2 * ell_1 + 1)
-                for index in in_group
-            ]
-            groups.append(_Group(ell_1, len(in_group), columns))
-        self.groups = torch.nn.ModuleList(groups)
+            in_block = [p for p, path in enumerate(self.paths) if path[1] == ell_2]
+            start = len(row)
+            for p in in_block:
+                for m_1 in range(2 * self.paths[p][0] + 1):
+                    row[(p, m_1)] = len(row)
+            block = np.zeros((n_lm, len(row) - start, 2 * ell_2 + 1))
+            for p in in_block:
+                ell_1, _, ell_3 = self.paths[p]
+                for m_1 in range(2 * ell_1 + 1):
+                    block[ell_3 * ell_3 : (ell_3 + 1) ** 2, row[(p, m_1)] - start] = (
+                        coefficients[p][m_1].T
+                    )
+            columns.append(block.reshape(n_lm, -1))
+        self.register_buffer(
+            "density_matrix", torch.from_numpy(np.concatenate(columns, axis=1))
+        )
+        self.coupled_sizes = [block.shape[1] for block in columns]
+        self.ell_sizes = [2 * ell + 1 for ell in range(n_ell)]
+
+        # rows of X reordered per l_1 as (m_1, p), so that each group is a matrix
+        order = [
+            row[(p, m_1)]
+            for ell_1, paths in enumerate(by_first)
+            for m_1 in range(2 * ell_1 + 1)
+            for p in paths
+        ]
+        self.register_buffer("order", torch.tensor(order, dtype=torch.long))
+        self.n_paths_of_group = [len(paths) for paths in by_first]
+        self.first_sizes = [
+            (2 * ell + 1) * len(paths) for ell, paths in enumerate(by_first)
+        ]
 
     def forward(
         self,
@@ -190,34 +221,48 @@ class GauntTriplets(torch.nn.Module):
         """
         n_centers = density.shape[0]
         n_channels = density.shape[1]
-        n_tagged = first.shape[0]
+        n_batch = n_centers * n_channels
         slot, triplet_slot, n_max = frame_blocks(tag_center, n_centers)
         if n_max == 0:
             return density.new_zeros((0, n_channels, len(self.paths))), triplet_slot
-        own_density = density[tag_center]
+        # (centre, c, rows, m_2) per l_2: G contracted with the density once;
+        # split, not sliced, so that the backward pass concatenates instead of
+        # filling a zero tensor per slice
+        coupled = density.reshape(n_batch, -1) @ self.density_matrix.to(density.dtype)
+        matrices = coupled.split(self.coupled_sizes, dim=1)
+        second = _blocks(second, slot, n_centers, n_max).transpose(1, 2)
+        seconds = second.reshape(n_batch, n_max, -1).split(self.ell_sizes, dim=2)
         partial: List[torch.Tensor] = []
-        for block in self.blocks:
-            second_ell = second[:, :, block.start_2 : block.stop_2]
-            density_ell = own_density[:, :, block.start_3 : block.stop_3]
-            outer = (second_ell.unsqueeze(3) * density_ell.unsqueeze(2)).flatten(2, 3)
-            partial.append(outer @ block.matrix.to(outer.dtype))
-        partner = torch.cat(partial, dim=2)
+        for ell, matrix in enumerate(matrices):
+            # (centre c, rows, m_2) @ (centre c, m_2, j')
+            n_m = 2 * ell + 1
+            partial.append(
+                matrix.unflatten(1, [-1, n_m]) @ seconds[ell].transpose(1, 2)
+            )
+        partner = torch.cat(partial, dim=1).index_select(1, self.order)
+        partners = partner.split(self.first_sizes, dim=1)
 
+        first = _blocks(first, slot, n_centers, n_max).transpose(1, 2)
+        firsts = first.reshape(n_batch, n_max, -1).split(self.ell_sizes, dim=2)
+        even: List[torch.Tensor] = []
+        odd: List[torch.Tensor] = []
+        for ell, columns in enumerate(partners):
+            # (centre c, j, m_1) @ (centre c, m_1, (p, j'))
+            n_paths = self.n_paths_of_group[ell]
+            columns = columns.reshape(n_batch, 2 * ell + 1, n_paths * n_max)
+            product = firsts[ell] @ columns
+            product = product.reshape(n_centers, n_channels, n_max, n_paths, n_max)
+            n_even = self.n_even_of_group[ell]
+            parts = product.split([n_even, n_paths - n_even], dim=3)
+            even.append(parts[0])
+            odd.append(parts[1])
+        # (centre, c, j, p, j') -> ((centre, j, j'), c, p)
+        triplets = torch.cat(even + odd, dim=3).permute(0, 2, 4, 1, 3)
+        triplets = triplets.reshape(n_centers * n_max * n_max, n_channels, -1)
+        if triplets.shape[0] != triplet_slot.shape[0]:
+            triplets = triplets.index_select(0, triplet_slot)
         center = torch.div(triplet_slot, n_max * n_max, rounding_mode="floor")
-        first_rank = torch.div(triplet_slot, n_max, rounding_mode="floor") % n_max
-        second_rank = triplet_slot % n_max
-        results: List[torch.Tensor] = []
-        for group in self.groups:
-            # (centre, c, j, m1) @ (centre, c, m1, (j', path))
-            own = _blocks(first[:, :, group.start : group.stop], slot, n_centers, n_max)
-            own = own.permute(0, 2, 1, 3)
-            columns = partner.index_select(2, group.columns)
-            columns = columns.reshape(n_tagged, n_channels, -1, group.n_paths)
-            columns = _blocks(columns, slot, n_centers, n_max).permute(0, 2, 3, 1, 4)
-            product = own @ columns.flatten(3, 4)
-            product = product.unflatten(3, [n_max, group.n_paths])
-            results.append(product[center, :, first_rank, second_rank])
-        return torch.cat(results, dim=2), center
+        return triplets, center
 
 
 def _blocks(

@@ -2,7 +2,8 @@
 
 .. math::
 
-    \\xi_i = s \\sum_{j, j' \\in F_i} \\left[\\phi(T_{ijj'}) - \\phi(0)\\right]
+    \\xi_i = s \\sum_{j, j' \\in F_i}
+        \\left[\\phi(T_{ijj'}, P_{ijj'}) - \\phi(0)\\right]
         + \\psi(p_i) - \\psi(0), \\qquad
     E = \\sum_i \\varepsilon_i, \\quad
     \\varepsilon_i = e_{a_i} + \\sigma_E \\left[h_{a_i}(\\xi_i) - h_{a_i}(0)\\right]
@@ -18,10 +19,15 @@
   products :math:`\\int a_{ij}^{c\\ell_1} b_{ij'}^{c\\ell_2} d_i^{c\\ell_3}`, one per
   channel and non-zero path (:py:mod:`tricenter.features.gaunt`). Its cost scales
   with ``channels``, not with ``n_radial**3 * n_types * n_paths``.
-- Only the :math:`\\sigma = +1` paths are kept (they are the Gaunt couplings): an
-  O(3)-invariant energy needs no pseudoscalar as such, but one frame then sees only
-  the part of :math:`\\rho_i` that is even under the mirror through the plane of
-  :math:`i, j, j'`; the theory page says what this costs in completeness.
+- Both parities: the :math:`\\sigma = +1` products :math:`T` (Gaunt couplings) see
+  only the part of :math:`\\rho_i` that is even under the mirror through the plane
+  of :math:`i, j, j'`, because :math:`a_{ij}` and :math:`b_{ij'}` are symmetric about
+  their bonds; the :math:`\\sigma = -1` products :math:`P` (Clebsch–Gordan
+  couplings, pseudoscalars) see the odd part. :math:`\\phi` takes :math:`T`, the
+  squares :math:`P_k^2` and the products :math:`P_k P_{k+1}` of consecutive
+  components (channels, then paths, cyclically), all O(3)-invariant and smooth;
+  together they fix :math:`P` up to its sign, which a mirror of the frame flips
+  (``parity=False`` keeps :math:`T` alone).
 - Fallback: :math:`p_i^{c\\ell} = \\sum_m (d_i^{c\\ell m})^2`, a power spectrum of
   the projected density through a small MLP :math:`\\psi`, describes atoms without
   tagged neighbours (neighbours only beyond :math:`r_f`); an isolated atom has
@@ -89,6 +95,8 @@ class TripletPotential(EnergyModel):
     :param norm: normalisation of the hidden layers of :math:`\\phi` and
         :math:`\\psi` (``"none"``, ``"layer"``)
     :param head_norm: normalisation of the hidden layers of the heads
+    :param parity: also feed :math:`\\phi` the invariants of the
+        :math:`\\sigma = -1` triple products
     """
 
     def __init__(
@@ -102,6 +110,7 @@ class TripletPotential(EnergyModel):
         head_hidden: Optional[List[int]] = None,
         norm: str = "none",
         head_norm: str = "group",
+        parity: bool = True,
     ):
         unknown = set(hypers) - {"cutoff", "frame_cutoff", "density", "basis"}
         missing = {"cutoff", "frame_cutoff", "density", "basis"} - set(hypers)
@@ -131,7 +140,10 @@ class TripletPotential(EnergyModel):
         self.expansion = DensityExpansion(expansion)
         self.frame = FrameCutoff(frame)
         self.frame_radius = frame.radius
-        self.triplets = GauntTriplets(expansion.max_angular)
+        self.triplets = GauntTriplets(expansion.max_angular, parity)
+        self.parity = parity
+        self.n_even = self.triplets.n_even
+        n_odd = len(self.triplets.paths) - self.n_even
         self.channels = channels
         self.n_types = len(types)
         self.register_buffer("types", torch.tensor(types, dtype=torch.long))
@@ -146,11 +158,12 @@ class TripletPotential(EnergyModel):
 
         hidden = [64] if hidden is None else list(hidden)
         fallback_hidden = [32] if fallback_hidden is None else list(fallback_hidden)
-        self.phi = mlp(channels * len(self.triplets.paths), hidden, latent, norm)
+        self.phi = mlp(channels * (self.n_even + 2 * n_odd), hidden, latent, norm)
         self.psi = mlp(channels * n_ell, fallback_hidden, latent, norm)
-        # set by `calibrate`: 1 / rms of the triple products and of the power
-        # spectrum, 1 / the mean number of triplets per centre
+        # set by `calibrate`: 1 / rms of the triple products of each parity and of
+        # the power spectrum, 1 / the mean number of triplets per centre
         self.register_buffer("input_scale", torch.ones(()))
+        self.register_buffer("pseudo_scale", torch.ones(()))
         self.register_buffer("fallback_scale", torch.ones(()))
         self.register_buffer("sum_scale", torch.ones(()))
 
@@ -219,14 +232,41 @@ class TripletPotential(EnergyModel):
         b = ab[:, self.channels :]
         return a, b, d, pairs.pair_center[tagged], pairs.centers, center_type
 
+    def triplet_inputs(
+        self,
+        a: torch.Tensor,
+        b: torch.Tensor,
+        d: torch.Tensor,
+        tag_center: torch.Tensor,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """The inputs of :math:`\\phi`, per triplet.
+
+        :param a: ``(n_tagged, channels, n_lm)``, from :py:meth:`inputs`
+        :param b: ``(n_tagged, channels, n_lm)``
+        :param d: ``(n_centers, channels, n_lm)``
+        :param tag_center: ``(n_tagged,)``
+        :return: ``(n_triplets, channels * n_even)`` scaled :math:`T`, followed
+            with ``parity`` by ``(n_triplets, 2 * channels * n_odd)`` scaled
+            :math:`P_k^2` and :math:`P_k P_{k+1}`; and the centre of each triplet
+            ``(n_triplets,)``
+        """
+        products, center = self.triplets(a, b, d, tag_center)
+        if not self.parity:
+            return products.flatten(1) * self.input_scale, center
+        n_odd = products.shape[2] - self.n_even
+        even, odd = products.split([self.n_even, n_odd], dim=2)
+        odd = odd.flatten(1) * self.pseudo_scale
+        inputs = [even.flatten(1) * self.input_scale, odd * odd]
+        inputs.append(odd * odd.roll(1, dims=1))
+        return torch.cat(inputs, dim=1), center
+
     def features(
         self, systems: List[System], selected_atoms: Optional[Labels]
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """:math:`\\xi` ``(n_centers, latent)``, the centres ``(n_centers, 2)`` and
         their type indices ``(n_centers,)``."""
         a, b, d, tag_center, centers, center_type = self.inputs(systems, selected_atoms)
-        triplets, triplet_center = self.triplets(a, b, d, tag_center)
-        triplets = triplets.flatten(1) * self.input_scale
+        triplets, triplet_center = self.triplet_inputs(a, b, d, tag_center)
         zero = triplets.new_zeros((1, triplets.shape[1]))
         # phi(T) - phi(0): a triplet fades out with its tagged neighbours
         hidden = self.phi(triplets) - self.phi(zero)
@@ -258,9 +298,12 @@ class TripletPotential(EnergyModel):
         with torch.no_grad():
             a, b, d, tag_center, _, _ = self.inputs(systems, selected_atoms)
             triplets, _ = self.triplets(a, b, d, tag_center)
+            n_odd = triplets.shape[2] - self.n_even
+            even, odd = triplets.split([self.n_even, n_odd], dim=2)
             power = (d * d) @ self.sum_over_m.to(d.dtype)
             for buffer, values in (
-                (self.input_scale, triplets),
+                (self.input_scale, even),
+                (self.pseudo_scale, odd),
                 (self.fallback_scale, power),
             ):
                 rms = float(values.pow(2).mean().sqrt()) if values.numel() else 0.0
