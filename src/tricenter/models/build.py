@@ -42,6 +42,7 @@ MODEL_OPTIONS = {
         "head_hidden",
         "norm",
         "head_norm",
+        "parity",
     ),
 }
 

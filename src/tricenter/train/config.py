@@ -96,6 +96,8 @@ class ModelConfig:
     :param hidden: hidden widths of the potential's triplet function
     :param fallback_hidden: hidden widths of the potential's atom-centred fallback
     :param norm: normalisation in the potential's triplet function
+    :param parity: the potential's σ = −1 triple products (what one frame needs to
+        see the part of the density that is odd under its mirror)
     """
 
     type: str = "triplet"
@@ -111,6 +113,7 @@ class ModelConfig:
     hidden: Optional[List[int]] = None
     fallback_hidden: Optional[List[int]] = None
     norm: Optional[str] = None
+    parity: Optional[bool] = None
 
 
 @dataclass
