@@ -1,0 +1,184 @@
+"""Outputs of ``md_cost.py``: the JSON with every number, a markdown summary and a
+log-log plot of time against atoms."""
+
+import json
+from pathlib import Path
+
+
+def _number(value, digits=3):
+    return "–" if value is None else f"{value:.{digits}g}"
+
+
+def _checks(result):
+    lines = [
+        "## Forces against finite differences (float64, before any timing)",
+        "",
+        "| model | case | rel. error | passed | float32 vs float64 forces |",
+        "|---|---|---|---|---|",
+    ]
+    for model, cases in result["force_checks"].items():
+        for case, check in cases.items():
+            error = check.get("relative_error")
+            shown = _number(error) if error is not None else check.get("error", "?")
+            lines.append(
+                f"| {model} | {case} | {shown} | {'yes' if check['passed'] else 'NO'} "
+                f"| {_number(check.get('float32_relative_deviation'))} |"
+            )
+    for model, error in result["export_errors"].items():
+        lines.append(f"| {model} | – | {error} | NO | – |")
+    verification = result["sphericart_verification"]
+    if verification is not None:
+        bare = verification["without_sphericart_import"]
+        bare = _number(bare.get("relative_error")) if "relative_error" in bare else bare
+        good = _number(verification["with_sphericart_import"].get("relative_error"))
+        lines += [
+            "",
+            "SOAP-BPNN (Si) force error with `import sphericart.torch` in the timing "
+            f"process: {good}; "
+            f"in a process without it: {bare}.",
+        ]
+    return lines
+
+
+def _timings(result):
+    lines = [
+        "## Energy + forces, median wall time (s)",
+        "",
+        "| model | case | atoms | dtype | threads | median (s) | peak RSS (MiB) | "
+        "load (1 min) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for t in result["timings"]:
+        if "median_s" in t:
+            lines.append(
+                f"| {t['model']} | {t['case']} | {t['n_atoms']} | {t['dtype']} | "
+                f"{t['threads']} | {t['median_s']:.3g} | {t['peak_rss_mib']:.0f} | "
+                f"{t['load_average_1min']:.2f} |"
+            )
+        else:
+            lines.append(
+                f"| {t['model']} | {t['case']} | {t['n_atoms']} | {t['dtype']} | "
+                f"{t['threads']} | {t.get('error', '?')} | | |"
+            )
+    lines += [
+        "",
+        "## Ratios (same run, same case, dtype and threads)",
+        "",
+        "| model | case | dtype | threads | / PET | / SOAP-BPNN |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in result["ratios"]:
+        lines.append(
+            f"| {r['model']} | {r['case']} | {r['dtype']} | {r['threads']} | "
+            f"{_number(r['vs_PET'])} | {_number(r['vs_SOAP-BPNN'])} |"
+        )
+    return lines
+
+
+def _scaling(result):
+    lines = [
+        "## Cost against size (Si, float64, first thread count)",
+        "",
+        "| model | atoms | median (s) | µs / atom | peak RSS (MiB) |",
+        "|---|---|---|---|---|",
+    ]
+    for s in result["scaling"]:
+        if "median_s" in s:
+            lines.append(
+                f"| {s['model']} | {s['n_atoms']} | {s['median_s']:.3g} | "
+                f"{1e6 * s['median_s'] / s['n_atoms']:.3g} | {s['peak_rss_mib']:.0f} |"
+            )
+        else:
+            lines.append(
+                f"| {s['model']} | {s['n_atoms']} | "
+                f"{s.get('skipped', s.get('error', '?'))} | | |"
+            )
+    lines += [
+        "",
+        "| model | time exponent (log-log fit) | memory fit (MiB) | largest Si cell "
+        "in 8 GiB (extrapolated) |",
+        "|---|---|---|---|",
+    ]
+    for model, fit in result["scaling_fits"].items():
+        memory = fit.get("memory_fit_mib")
+        largest = fit.get("largest_si_in_8gib")
+        lines.append(
+            f"| {model} | {_number(fit.get('time_exponent'))} | "
+            + (
+                "–"
+                if memory is None
+                else f"{memory['intercept']:.0f} + {memory['per_atom']:.3g} × atoms"
+            )
+            + " | "
+            + (
+                "–"
+                if largest is None
+                else f"~{largest['n_atoms_extrapolated']} atoms "
+                f"({largest['cubic_repeat']}³ cubic cells = "
+                f"{largest['n_atoms_cubic']} atoms)"
+            )
+            + " |"
+        )
+    return lines
+
+
+def markdown(result) -> str:
+    meta = result["meta"]
+    start, end = meta["load_average_start"], meta["load_average_end"]
+    lines = [
+        "# MD cost: energy + forces through metatomic-ase",
+        "",
+        f"Command: `{meta['command']}` ({meta['date']}, {meta['wall_s']:.0f} s, "
+        f"device {meta['device']}, {meta['cpu_count']} CPUs).",
+        "",
+        f"Load average (1, 5, 15 min) at the start: {start[0]:.2f}, {start[1]:.2f}, "
+        f"{start[2]:.2f}; at the end: {end[0]:.2f}, {end[1]:.2f}, {end[2]:.2f}. "
+        "Each timing row gives the load when it started: where it is above zero "
+        "other jobs shared the machine and the times are noisy.",
+        "",
+        f"Cutoff {meta['cutoff']} Å for every model; tricenter basis "
+        f"{meta['basis']}; median of {meta['repeats']} calls after "
+        f"{meta['warmup']} warm-up calls; memory: {meta['memory']}. "
+        "Untrained models (trained weights cost the same).",
+        "",
+        *_checks(result),
+        "",
+        *_timings(result),
+        "",
+        *_scaling(result),
+        "",
+        "The largest cell is a linear extrapolation of the measured peaks, not a "
+        "measurement.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def plot(result, path: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(5.5, 4))
+    for model, fit in result["scaling_fits"].items():
+        exponent = fit.get("time_exponent")
+        label = model if exponent is None else f"{model} (slope {exponent:.2f})"
+        axes.loglog(fit["n_atoms"], fit["median_s"], "o-", label=label)
+    axes.set_xlabel("atoms (Si)")
+    axes.set_ylabel("energy + forces (s)")
+    axes.set_title(
+        f"{result['meta']['device']}, float64, cutoff {result['meta']['cutoff']} Å"
+    )
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+
+
+def write_outputs(result, output: Path):
+    """``output`` + ``.json``, ``.md`` and ``.png``."""
+    output.parent.mkdir(parents=True, exist_ok=True)
+    Path(f"{output}.json").write_text(json.dumps(result, indent=1) + "\n")
+    Path(f"{output}.md").write_text(markdown(result))
+    plot(result, Path(f"{output}.png"))
