@@ -41,10 +41,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import md_cost_models as models  # noqa: E402
+from md_cost_report import BUDGET_MIB, fits, ratios, write_outputs  # noqa: E402
 
 
 ROOT = Path(__file__).resolve().parents[1]
-BUDGET_MIB = 8 * 1024
+WORKER = Path(__file__).resolve().parent / "md_cost_worker.py"
 CASE_TYPES = {"si": [14], "water": [1, 8]}
 LABELS = {"soap_bpnn": "SOAP-BPNN", "pet": "PET"}
 
@@ -55,143 +56,6 @@ def _atoms_json(atoms):
         "positions": atoms.positions.tolist(),
         "cell": atoms.cell.array.tolist(),
     }
-
-
-# ---------------------------------------------------------------- worker side
-
-
-def _memory_mib(field):
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError(f"no {field} in /proc/self/status")
-
-
-def _calculator(task):
-    from metatomic_ase import MetatomicCalculator
-
-    return MetatomicCalculator(
-        task["model"],
-        extensions_directory=task.get("extensions"),
-        device=task.get("device", "cpu"),
-        check_consistency=False,
-    )
-
-
-def _atoms(structure):
-    import ase
-
-    return ase.Atoms(
-        structure["numbers"],
-        positions=structure["positions"],
-        cell=structure["cell"],
-        pbc=True,
-    )
-
-
-def _forces(calculator, atoms):
-    from ase.calculators.calculator import all_changes
-
-    calculator.calculate(atoms, ["energy", "forces"], all_changes)
-    return calculator.results["energy"], calculator.results["forces"]
-
-
-def force_check(task):
-    """Relative error ``max |F - F_fd| / max |F_fd|`` of the forces on a few atoms
-    against central differences of the energy; with ``model32``, also the largest
-    deviation of the float32 export's forces from the float64 ones."""
-    atoms = _atoms(task["structure"])
-    calculator = _calculator(task)
-    _, forces = _forces(calculator, atoms)
-    delta = task["delta"]
-    indices = task["atoms"]
-    finite = np.zeros((len(indices), 3))
-    for row, atom in enumerate(indices):
-        for direction in range(3):
-            energies = []
-            for sign in (1, -1):
-                moved = atoms.copy()
-                moved.positions[atom, direction] += sign * delta
-                energies.append(_forces(calculator, moved)[0])
-            finite[row, direction] = -(energies[0] - energies[1]) / (2 * delta)
-    error = np.abs(forces[indices] - finite).max() / np.abs(finite).max()
-    result = {"relative_error": float(error), "max_force": float(np.abs(finite).max())}
-    if task.get("model32") is not None:
-        forces32 = _forces(_calculator({**task, "model": task["model32"]}), atoms)[1]
-        deviation = np.abs(forces32 - forces).max() / np.abs(forces).max()
-        result["float32_relative_deviation"] = float(deviation)
-    return result
-
-
-def timing(task):
-    """Median wall time of energy + forces after warm-up, and the peak resident
-    memory (VmHWM, reset before the first call where the kernel allows it)."""
-    import torch
-
-    atoms = _atoms(task["structure"])
-    calculator = _calculator(task)
-    cuda = task.get("device", "cpu") == "cuda"
-    try:
-        with open("/proc/self/clear_refs", "w") as refs:
-            refs.write("5")
-        reset = True
-    except OSError:
-        reset = False
-    baseline = _memory_mib("VmRSS")
-    if cuda:
-        torch.cuda.reset_peak_memory_stats()
-    load = os.getloadavg()[0]
-    for _ in range(task["warmup"]):
-        _forces(calculator, atoms)
-    times = []
-    for _ in range(task["repeats"]):
-        start = time.perf_counter()
-        _forces(calculator, atoms)
-        times.append(time.perf_counter() - start)
-    result = {
-        "times_s": times,
-        "median_s": float(np.median(times)),
-        "baseline_rss_mib": baseline,
-        "peak_rss_mib": _memory_mib("VmHWM"),
-        "peak_reset": reset,
-        "load_average_1min": load,
-    }
-    if cuda:
-        result["peak_cuda_mib"] = torch.cuda.max_memory_allocated() / 2**20
-    return result
-
-
-def worker(path, threads):
-    import sphericart.torch  # noqa: F401 (SOAP-BPNN's forces need it imported)
-    import torch
-
-    torch.set_num_threads(threads)
-    results = []
-    for task in json.loads(Path(path).read_text()):
-        if not task.get("import_sphericart", True):
-            raise ValueError("tasks without sphericart.torch run with --bare-check")
-        run = force_check if task["kind"] == "check" else timing
-        try:
-            results.append(run(task))
-        except Exception as error:  # reported per task, the others still run
-            results.append({"error": f"{type(error).__name__}: {error}"})
-    print(json.dumps(results))
-
-
-def bare_check(path):
-    """A force check in a process that never imports ``sphericart.torch``."""
-    import torch
-
-    torch.set_num_threads(1)
-    task = json.loads(Path(path).read_text())[0]
-    try:
-        print(json.dumps([force_check(task)]))
-    except Exception as error:
-        print(json.dumps([{"error": f"{type(error).__name__}: {error}"}]))
-
-
-# ---------------------------------------------------------------- driver side
 
 
 def run_workers(tasks, threads, folder, bare=False):
@@ -206,7 +70,7 @@ def run_workers(tasks, threads, folder, bare=False):
         environment[name] = str(threads)
     mode = ["--bare-check", path] if bare else ["--worker", path]
     process = subprocess.run(
-        [sys.executable, __file__, *mode, "--threads", str(threads)],
+        [sys.executable, str(WORKER), *mode, "--threads", str(threads)],
         capture_output=True,
         text=True,
         env=environment,
@@ -432,61 +296,6 @@ def run_scaling(args, exported, checks, timings, folder):
     return series
 
 
-def ratios(timings):
-    """tricenter's median time over PET's and SOAP-BPNN's, same case, dtype and
-    thread count."""
-    table = {}
-    for t in timings:
-        if "median_s" in t:
-            table[(t["model"], t["case"], t["dtype"], t["threads"])] = t["median_s"]
-    rows = []
-    for (model, case, dtype, threads), value in sorted(table.items()):
-        if not model.startswith("tricenter "):
-            continue
-        row = {"model": model, "case": case, "dtype": dtype, "threads": threads}
-        for label in LABELS.values():
-            other = table.get((label, case, dtype, threads))
-            row[f"vs_{label}"] = None if other is None else value / other
-        rows.append(row)
-    return rows
-
-
-def fits(scaling):
-    """Per model: time per atom, the exponent of a log-log fit of time against
-    atoms, and a linear fit of the peak memory, extrapolated to 8 GiB."""
-    summary = {}
-    for model in dict.fromkeys(s["model"] for s in scaling):
-        measured = [s for s in scaling if s["model"] == model and "median_s" in s]
-        atoms = np.array([s["n_atoms"] for s in measured], dtype=float)
-        seconds = np.array([s["median_s"] for s in measured])
-        peak = np.array([s["peak_rss_mib"] for s in measured])
-        entry = {
-            "n_atoms": atoms.astype(int).tolist(),
-            "median_s": seconds.tolist(),
-            "us_per_atom": (1e6 * seconds / atoms).tolist(),
-            "peak_rss_mib": peak.tolist(),
-            "skipped": [
-                s["n_atoms"] for s in scaling if s["model"] == model and "skipped" in s
-            ],
-        }
-        if len(measured) >= 2:
-            entry["time_exponent"] = float(
-                np.polyfit(np.log(atoms), np.log(seconds), 1)[0]
-            )
-            slope, intercept = np.polyfit(atoms, peak, 1)
-            entry["memory_fit_mib"] = {"intercept": intercept, "per_atom": slope}
-            if slope > 0:
-                largest = (BUDGET_MIB - intercept) / slope
-                repeat = int(np.floor((largest / 8) ** (1 / 3)))
-                entry["largest_si_in_8gib"] = {
-                    "n_atoms_extrapolated": int(largest),
-                    "cubic_repeat": repeat,
-                    "n_atoms_cubic": 8 * repeat**3,
-                }
-        summary[model] = entry
-    return summary
-
-
 def parse(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, 1 repeat")
@@ -525,8 +334,6 @@ def parse(argv):
     parser.add_argument("--delta", type=float, default=1e-4, help="FD step (Å)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--output", default=None, help="docs/results/md-cost[-cuda]")
-    parser.add_argument("--worker", default=None, help=argparse.SUPPRESS)
-    parser.add_argument("--bare-check", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     quick = {"repeats": 1, "warmup": 2, "si_repeat": 2, "water_molecules": 8}
     full = {"repeats": 5, "warmup": 2, "si_repeat": 4, "water_molecules": 64}
@@ -543,17 +350,12 @@ def parse(argv):
 
 def main(argv=None):
     args = parse(argv)
-    if args.worker is not None:
-        return worker(args.worker, args.threads[0])
-    if args.bare_check is not None:
-        return bare_check(args.bare_check)
     if args.device == "cuda":
         import torch
 
         if not torch.cuda.is_available():
             print("CUDA is not available on this machine: skipping the CUDA benchmark")
             return 0
-    from md_cost_report import write_outputs
 
     started = time.time()
     meta = {

@@ -1,8 +1,70 @@
-"""Outputs of ``md_cost.py``: the JSON with every number, a markdown summary and a
-log-log plot of time against atoms."""
+"""Analysis and outputs of ``md_cost.py``: ratios, scaling fits, the JSON with every
+number, a markdown summary and a log-log plot of time against atoms."""
 
 import json
 from pathlib import Path
+
+import numpy as np
+
+
+#: peak memory budget of the largest-cell extrapolation
+BUDGET_MIB = 8 * 1024
+
+
+def ratios(timings):
+    """tricenter's median time over PET's and SOAP-BPNN's, same case, dtype and
+    thread count."""
+    table = {}
+    for t in timings:
+        if "median_s" in t:
+            table[(t["model"], t["case"], t["dtype"], t["threads"])] = t["median_s"]
+    baselines = sorted({key[0] for key in table if not key[0].startswith("tricenter ")})
+    rows = []
+    for (model, case, dtype, threads), value in sorted(table.items()):
+        if not model.startswith("tricenter "):
+            continue
+        row = {"model": model, "case": case, "dtype": dtype, "threads": threads}
+        for label in baselines:
+            other = table.get((label, case, dtype, threads))
+            row[f"vs_{label}"] = None if other is None else value / other
+        rows.append(row)
+    return rows
+
+
+def fits(scaling):
+    """Per model: time per atom, the exponent of a log-log fit of time against
+    atoms, and a linear fit of the peak memory, extrapolated to 8 GiB."""
+    summary = {}
+    for model in dict.fromkeys(s["model"] for s in scaling):
+        measured = [s for s in scaling if s["model"] == model and "median_s" in s]
+        atoms = np.array([s["n_atoms"] for s in measured], dtype=float)
+        seconds = np.array([s["median_s"] for s in measured])
+        peak = np.array([s["peak_rss_mib"] for s in measured])
+        entry = {
+            "n_atoms": atoms.astype(int).tolist(),
+            "median_s": seconds.tolist(),
+            "us_per_atom": (1e6 * seconds / atoms).tolist(),
+            "peak_rss_mib": peak.tolist(),
+            "skipped": [
+                s["n_atoms"] for s in scaling if s["model"] == model and "skipped" in s
+            ],
+        }
+        if len(measured) >= 2:
+            entry["time_exponent"] = float(
+                np.polyfit(np.log(atoms), np.log(seconds), 1)[0]
+            )
+            slope, intercept = np.polyfit(atoms, peak, 1)
+            entry["memory_fit_mib"] = {"intercept": intercept, "per_atom": slope}
+            if slope > 0:
+                largest = (BUDGET_MIB - intercept) / slope
+                repeat = int(np.floor((largest / 8) ** (1 / 3)))
+                entry["largest_si_in_8gib"] = {
+                    "n_atoms_extrapolated": int(largest),
+                    "cubic_repeat": repeat,
+                    "n_atoms_cubic": 8 * repeat**3,
+                }
+        summary[model] = entry
+    return summary
 
 
 def _number(value, digits=3):
@@ -70,7 +132,7 @@ def _timings(result):
     for r in result["ratios"]:
         lines.append(
             f"| {r['model']} | {r['case']} | {r['dtype']} | {r['threads']} | "
-            f"{_number(r['vs_PET'])} | {_number(r['vs_SOAP-BPNN'])} |"
+            f"{_number(r.get('vs_PET'))} | {_number(r.get('vs_SOAP-BPNN'))} |"
         )
     return lines
 
