@@ -41,7 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import md_cost_models as models  # noqa: E402
-from md_cost_report import BUDGET_MIB, fits, ratios, write_outputs  # noqa: E402
+from md_cost_report import BUDGET_MIB, fits, ratios, render, write_outputs  # noqa: E402
 
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -334,6 +334,11 @@ def parse(argv):
     parser.add_argument("--delta", type=float, default=1e-4, help="FD step (Å)")
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--output", default=None, help="docs/results/md-cost[-cuda]")
+    parser.add_argument(
+        "--from-json",
+        default=None,
+        help="write the markdown and plot of an earlier run's JSON (no timing)",
+    )
     args = parser.parse_args(argv)
     quick = {"repeats": 1, "warmup": 2, "si_repeat": 2, "water_molecules": 8}
     full = {"repeats": 5, "warmup": 2, "si_repeat": 4, "water_molecules": 64}
@@ -350,6 +355,10 @@ def parse(argv):
 
 def main(argv=None):
     args = parse(argv)
+    if args.from_json is not None:
+        source = Path(args.from_json)
+        render(json.loads(source.read_text()), source.with_suffix(""))
+        return 0
     if args.device == "cuda":
         import torch
 

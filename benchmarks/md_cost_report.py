@@ -184,6 +184,26 @@ def _scaling(result):
     return lines
 
 
+def _sharing(result) -> str:
+    """Whether other jobs ran during the benchmark, from the load averages."""
+    meta = result["meta"]
+    loads = [meta["load_average_start"][0], meta["load_average_end"][0]]
+    loads += [t["load_average_1min"] for t in result["timings"] if "median_s" in t]
+    own = max(meta["threads"])
+    if max(loads) > own + 0.5:
+        return (
+            f"**The machine was shared while this ran**: the 1-minute load average "
+            f"reached {max(loads):.1f} on {meta['cpu_count']} CPUs, while this "
+            f"benchmark runs at most {own} threads at a time. Times are noisy; the "
+            "ratios compare models timed minutes apart under similar loads (each "
+            "row gives the load when it started)."
+        )
+    return (
+        f"The 1-minute load average stayed at or below {max(loads):.1f} "
+        f"({meta['cpu_count']} CPUs, at most {own} benchmark threads)."
+    )
+
+
 def markdown(result) -> str:
     meta = result["meta"]
     start, end = meta["load_average_start"], meta["load_average_end"]
@@ -194,14 +214,17 @@ def markdown(result) -> str:
         f"device {meta['device']}, {meta['cpu_count']} CPUs).",
         "",
         f"Load average (1, 5, 15 min) at the start: {start[0]:.2f}, {start[1]:.2f}, "
-        f"{start[2]:.2f}; at the end: {end[0]:.2f}, {end[1]:.2f}, {end[2]:.2f}. "
-        "Each timing row gives the load when it started: where it is above zero "
-        "other jobs shared the machine and the times are noisy.",
+        f"{start[2]:.2f}; at the end: {end[0]:.2f}, {end[1]:.2f}, {end[2]:.2f}.",
+        "",
+        _sharing(result),
         "",
         f"Cutoff {meta['cutoff']} Å for every model; tricenter basis "
         f"{meta['basis']}; median of {meta['repeats']} calls after "
         f"{meta['warmup']} warm-up calls; memory: {meta['memory']}. "
-        "Untrained models (trained weights cost the same).",
+        "Untrained models (trained weights cost the same); metatrain's at their "
+        "default hyper-parameters. Versions: "
+        + ", ".join(f"{k} {v}" for k, v in meta["versions"].items())
+        + ".",
         "",
         *_checks(result),
         "",
@@ -227,6 +250,13 @@ def plot(result, path: Path):
         exponent = fit.get("time_exponent")
         label = model if exponent is None else f"{model} (slope {exponent:.2f})"
         axes.loglog(fit["n_atoms"], fit["median_s"], "o-", label=label)
+    sizes = sorted(
+        {n for fit in result["scaling_fits"].values() for n in fit["n_atoms"]}
+    )
+    if len(sizes) >= 2:
+        top = max(max(fit["median_s"]) for fit in result["scaling_fits"].values())
+        guide = top * np.array(sizes) / sizes[-1]
+        axes.loglog(sizes, guide, ":", color="grey", label="linear")
     axes.set_xlabel("atoms (Si)")
     axes.set_ylabel("energy + forces (s)")
     axes.set_title(
@@ -238,9 +268,14 @@ def plot(result, path: Path):
     plt.close(figure)
 
 
+def render(result, output: Path):
+    """``output`` + ``.md`` and ``.png`` from a result."""
+    Path(f"{output}.md").write_text(markdown(result))
+    plot(result, Path(f"{output}.png"))
+
+
 def write_outputs(result, output: Path):
     """``output`` + ``.json``, ``.md`` and ``.png``."""
     output.parent.mkdir(parents=True, exist_ok=True)
     Path(f"{output}.json").write_text(json.dumps(result, indent=1) + "\n")
-    Path(f"{output}.md").write_text(markdown(result))
-    plot(result, Path(f"{output}.png"))
+    render(result, output)
