@@ -262,9 +262,12 @@ def run_scaling(args, exported, checks, timings, folder):
                     series.append(
                         {
                             **key,
-                            "skipped": f"extrapolated {time_guess:.0f} s per call, "
-                            f"{memory_guess:.0f} MiB over the budget "
-                            f"({args.max_call_seconds} s, {BUDGET_MIB} MiB)",
+                            "skipped": f"skipped: extrapolated {time_guess:.0f} s per "
+                            f"call (budget {args.max_call_seconds:g} s), "
+                            f"{memory_guess:.0f} MiB above the baseline (budget "
+                            f"{BUDGET_MIB} MiB)",
+                            "extrapolated_s": time_guess,
+                            "extrapolated_mib": memory_guess,
                         }
                     )
                     continue
