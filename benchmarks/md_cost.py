@@ -305,7 +305,7 @@ def parse(argv):
     parser.add_argument(
         "--tricenter",
         nargs="+",
-        default=["triplet-energy"],
+        default=["potential"],
         help=f"tricenter models: {sorted(models.TRICENTER)} or package.module:function",
     )
     parser.add_argument(

@@ -49,9 +49,34 @@ def triplet_energy(
     return model.to(dtype)
 
 
+def potential(
+    atomic_types: List[int],
+    cutoff: float,
+    dtype: torch.dtype,
+    max_angular: int = 3,
+    max_radial: int = 5,
+) -> torch.nn.Module:
+    """An untrained :py:class:`tricenter.models.TripletPotential` at its default
+    hyper-parameters (frame radius 3.0 Å), with the density cutoff set to
+    ``cutoff``."""
+    import copy
+
+    from tricenter.models import TripletPotential
+    from tricenter.models.potential import POTENTIAL_HYPERS
+
+    hypers = copy.deepcopy(POTENTIAL_HYPERS)
+    hypers["cutoff"]["radius"] = cutoff
+    hypers["frame_cutoff"]["radius"] = min(hypers["frame_cutoff"]["radius"], cutoff)
+    hypers["basis"]["max_angular"] = max_angular
+    hypers["basis"]["radial"]["max_radial"] = max_radial
+    torch.manual_seed(0)
+    return TripletPotential(hypers, atomic_types).to(dtype)
+
+
 #: tricenter potentials that ``--tricenter`` can name
 TRICENTER: Dict[str, Callable[..., torch.nn.Module]] = {
     "triplet-energy": triplet_energy,
+    "potential": potential,
 }
 
 
