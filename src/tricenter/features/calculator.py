@@ -280,6 +280,16 @@ class TripletFeatures(torch.nn.Module):
                 _, samples[chunk.rows], triplet_types[chunk.rows] = self._contract(
                     chunk.pairs, types, False, out
                 )
+        return self._triplet_map(
+            values, samples, triplet_types, types, properties, selected_keys
+        )
+
+    @torch.jit.unused
+    def _triplet_map(
+        self, values, samples, triplet_types, types, properties, selected_keys
+    ) -> TensorMap:
+        """The ``TensorMap`` of contracted triplets, for :py:meth:`compute` and
+        :py:meth:`compute_chunks`."""
         return assemble(
             self.core.contraction.blocks,
             values,
@@ -344,16 +354,8 @@ class TripletFeatures(torch.nn.Module):
                 values, samples, triplet_types = self._contract(
                     chunk.pairs, types, False, None
                 )
-                yield assemble(
-                    self.core.contraction.blocks,
-                    values,
-                    samples,
-                    triplet_types,
-                    self._sample_names,
-                    types,
-                    properties,
-                    self.invariants_only,
-                    selected_keys,
+                yield self._triplet_map(
+                    values, samples, triplet_types, types, properties, selected_keys
                 )
 
         return chunk_maps()

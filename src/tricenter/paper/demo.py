@@ -152,6 +152,14 @@ def degeneracy(frames: list, seed: int = 0) -> dict:
     return {"bispectrum": relative(summed), "triplet_mlp": relative(xi)}
 
 
+def _timed_row(say, table, name: str, train_row, label: str, epochs: int) -> dict:
+    """Train one row of ``table`` with ``train_row()``, then say how its run went."""
+    begin = time.perf_counter()
+    row = train_row()
+    say(_summary(label, table.logs.get(name, []), epochs, time.perf_counter() - begin))
+    return row
+
+
 def _summary(name: str, log: list, epochs: int, seconds: float) -> str:
     """One line on a finished training: epochs, time, best epoch, early stop."""
     if not log:
@@ -238,15 +246,13 @@ def run_demo(
         progress,
         "b8-pbe-pairs",
     )
-    begin = time.perf_counter()
-    result["rows"]["D_NL"] = table.bispectrum_model("D_NL", linear=False)
-    say(
-        _summary(
-            f"bispectrum MLP on {len(train)} pairs",
-            table.logs.get("D_NL", []),
-            sizes.bispectrum_epochs,
-            time.perf_counter() - begin,
-        )
+    result["rows"]["D_NL"] = _timed_row(
+        say,
+        table,
+        "D_NL",
+        lambda: table.bispectrum_model("D_NL", linear=False),
+        f"bispectrum MLP on {len(train)} pairs",
+        sizes.bispectrum_epochs,
     )
     labels = {"D_NL": "MLP on the bispectrum (trained here)"}
     if checkpoint is None:
@@ -288,15 +294,13 @@ def run_demo(
         progress,
         "b8-pbe-pairs",
     )
-    begin = time.perf_counter()
-    result["rows"]["B_NL"] = quick.triplet_energy_model("B_NL", linear=False)
-    say(
-        _summary(
-            "complete model",
-            quick.logs.get("B_NL", []),
-            sizes.quick_epochs,
-            time.perf_counter() - begin,
-        )
+    result["rows"]["B_NL"] = _timed_row(
+        say,
+        quick,
+        "B_NL",
+        lambda: quick.triplet_energy_model("B_NL", linear=False),
+        "complete model",
+        sizes.quick_epochs,
     )
     for line in _rows(
         {"B_NL": result["rows"]["B_NL"]}, {"B_NL": "complete model (trained here)"}
