@@ -159,3 +159,43 @@ def test_schedules_take_their_options():
     options.scheduler = "cosine"
     cosine = make_scheduler(optimizer, options)
     assert (cosine.T_max, cosine.eta_min) == (7, 1e-4)
+
+
+class _Clock:
+    """A clock that advances one second each time it is read."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def perf_counter(self):
+        self.now += 1.0
+        return self.now
+
+
+def test_time_limit_ends_the_run_and_the_cosine_schedule(tmp_path, monkeypatch):
+    """With a wall-clock budget, the epoch that reaches it is the last; the cosine
+    learning rate reaches its minimum there; a resumed run stays stopped, and a
+    larger budget lets it go on."""
+    monkeypatch.setattr("tricenter.train.loop.time", _Clock())
+    options = {"epochs": 50, "learning_rate": 0.05, "scheduler": "cosine"}
+    module, log = _fit(tmp_path, time_limit=12.0, **options)
+    saved = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
+    times = [row["time"] for row in saved["log"]]
+    assert 1 < len(log) < 50
+    assert sum(times[:-1]) < 12.0 <= sum(times)
+    assert log[-1]["lr"] == 0.0
+    # the schedule follows the time spent, not the 50 epochs
+    assert log[0]["lr"] < 0.05 * (1 + np.cos(np.pi / 50)) / 2
+    _, resumed = _fit(tmp_path, time_limit=12.0, **options)
+    assert resumed == log
+    _, longer = _fit(tmp_path, time_limit=24.0, **options)
+    assert len(longer) > len(log) and longer[: len(log) - 1] == log[:-1]
+
+
+def test_time_limit_must_be_positive():
+    from tricenter.train.config import parse_config
+
+    with pytest.raises(ValueError, match="time_limit must be a positive number"):
+        parse_config(
+            {"data": {"path": "x.xyz"}, "training": {"time_limit": 0}, "output": "o"}
+        )

@@ -26,7 +26,6 @@ centre grows as :math:`n_f^2`, with :math:`n_f` the neighbours within :math:`r_f
 
 import math
 from dataclasses import dataclass
-from typing import Tuple
 
 import torch
 
@@ -119,30 +118,3 @@ class FrameCutoff(torch.nn.Module):
         x = (distances - (self.radius - self.width)) / self.width
         value = 0.5 * (1.0 + torch.cos(math.pi * x.clamp(0.0, 1.0)))
         return torch.where(distances < self.radius, value, torch.zeros_like(value))
-
-
-def frame_blocks(
-    tag_center: torch.Tensor, n_centers: int
-) -> Tuple[torch.Tensor, torch.Tensor, int]:
-    """Placement of the tagged pairs in per-centre blocks, and of the triplets.
-
-    :param tag_center: ``(n_tagged,)`` centre of each tagged pair, non-decreasing
-    :param n_centers: number of centres
-    :return: ``slot`` ``(n_tagged,)``, each tagged pair's row in the
-        ``(n_centers * n_max)`` block layout; ``triplet_slot`` ``(n_triplets,)``,
-        the row of every ordered pair ``(j, j')`` of one centre (``j = j'``
-        included) in the ``(n_centers * n_max * n_max)`` layout, ordered by centre,
-        ``j`` then ``j'``; and ``n_max``, the most tagged neighbours of a centre
-    """
-    device = tag_center.device
-    counts = torch.bincount(tag_center, minlength=n_centers)
-    n_max = int(counts.max()) if tag_center.shape[0] != 0 else 0
-    offsets = torch.cumsum(counts, 0) - counts
-    n_tagged = tag_center.shape[0]
-    position = torch.arange(n_tagged, device=device) - offsets[tag_center]
-    slot = tag_center * n_max + position
-    partners = counts[tag_center]
-    first = torch.repeat_interleave(torch.arange(n_tagged, device=device), partners)
-    start = torch.cumsum(partners, 0) - partners
-    rank = torch.arange(first.shape[0], device=device) - start[first]
-    return slot, slot[first] * n_max + rank, n_max

@@ -43,7 +43,6 @@ import numpy as np
 import torch
 
 from .cg import real_clebsch_gordan
-from .frame import frame_blocks
 from .harmonics import SphericalHarmonics
 
 
@@ -138,7 +137,8 @@ class GauntTriplets(torch.nn.Module):
 
     The first is one matrix product over all centres; the second is one batched
     product per :math:`\\ell_2`, over the blocks of tagged pairs of each centre and
-    channel; the third one batched product per :math:`\\ell_1`. No tensor grows with
+    channel; the third one batched product per :math:`\\ell_1`. Centres are batched
+    by their number of tagged pairs, so that no block is padded. No tensor grows with
     the number of tagged pairs times :math:`(2\\ell + 1)^2`.
 
     :param max_angular: largest angular channel
@@ -215,23 +215,55 @@ class GauntTriplets(torch.nn.Module):
         :param density: ``(n_centers, n_channels, n_lm)`` coefficients :math:`d_i`
         :param tag_center: ``(n_tagged,)`` centre of each tagged pair,
             non-decreasing
-        :return: ``(n_triplets, n_channels, n_paths)`` triple products, ordered by
-            centre, ``j`` then ``j'``, and the centre of each triplet
-            ``(n_triplets,)``
+        :return: ``(n_triplets, n_channels, n_paths)`` triple products and the
+            centre of each triplet ``(n_triplets,)``, ordered by the number of
+            tagged pairs of the centre, then by centre, ``j`` and ``j'``
         """
         n_centers = density.shape[0]
         n_channels = density.shape[1]
+        counts = torch.bincount(tag_center, minlength=n_centers)
+        if tag_center.shape[0] == 0:
+            return density.new_zeros((0, n_channels, len(self.paths))), tag_center
+        # (centre, c, rows, m_2) per l_2: G contracted with the density once
+        coupled = density.reshape(n_centers * n_channels, -1) @ self.density_matrix.to(
+            density.dtype
+        )
+        coupled = coupled.reshape(n_centers, n_channels, -1)
+        # centres with the same number of tagged pairs make one batch of equal
+        # blocks: no padding, one group of products per distinct count
+        sizes: List[int] = torch.unique(counts[counts > 0]).tolist()
+        pieces: List[torch.Tensor] = []
+        centers: List[torch.Tensor] = []
+        pair_count = counts[tag_center]
+        for n in sizes:
+            chosen = torch.nonzero(counts == n).reshape(-1)
+            if len(sizes) == 1:
+                block_first, block_second = first, second
+            else:
+                rows = torch.nonzero(pair_count == n).reshape(-1)
+                block_first, block_second = first[rows], second[rows]
+            pieces.append(
+                self._equal_blocks(block_first, block_second, coupled[chosen], n)
+            )
+            centers.append(torch.repeat_interleave(chosen, n * n))
+        return torch.cat(pieces), torch.cat(centers)
+
+    def _equal_blocks(
+        self, first: torch.Tensor, second: torch.Tensor, coupled: torch.Tensor, n: int
+    ) -> torch.Tensor:
+        """Triple products of centres that all have ``n`` tagged pairs.
+
+        :param first: ``(n_centers * n, n_channels, n_lm)``, by centre
+        :param second: ``(n_centers * n, n_channels, n_lm)``
+        :param coupled: ``(n_centers, n_channels, n_coupled)``, the density
+            contracted with the coupling coefficients
+        :return: ``(n_centers * n * n, n_channels, n_paths)``, by centre, ``j`` then
+            ``j'``
+        """
+        n_centers, n_channels = coupled.shape[0], coupled.shape[1]
         n_batch = n_centers * n_channels
-        slot, triplet_slot, n_max = frame_blocks(tag_center, n_centers)
-        if n_max == 0:
-            return density.new_zeros((0, n_channels, len(self.paths))), triplet_slot
-        # (centre, c, rows, m_2) per l_2: G contracted with the density once;
-        # split, not sliced, so that the backward pass concatenates instead of
-        # filling a zero tensor per slice
-        coupled = density.reshape(n_batch, -1) @ self.density_matrix.to(density.dtype)
-        matrices = coupled.split(self.coupled_sizes, dim=1)
-        second = _blocks(second, slot, n_centers, n_max).transpose(1, 2)
-        seconds = second.reshape(n_batch, n_max, -1).split(self.ell_sizes, dim=2)
+        matrices = coupled.reshape(n_batch, -1).split(self.coupled_sizes, dim=1)
+        seconds = _by_center(second, n_centers, n).split(self.ell_sizes, dim=2)
         partial: List[torch.Tensor] = []
         for ell, matrix in enumerate(matrices):
             # (centre c, rows, m_2) @ (centre c, m_2, j')
@@ -242,34 +274,26 @@ class GauntTriplets(torch.nn.Module):
         partner = torch.cat(partial, dim=1).index_select(1, self.order)
         partners = partner.split(self.first_sizes, dim=1)
 
-        first = _blocks(first, slot, n_centers, n_max).transpose(1, 2)
-        firsts = first.reshape(n_batch, n_max, -1).split(self.ell_sizes, dim=2)
+        firsts = _by_center(first, n_centers, n).split(self.ell_sizes, dim=2)
         even: List[torch.Tensor] = []
         odd: List[torch.Tensor] = []
         for ell, columns in enumerate(partners):
             # (centre c, j, m_1) @ (centre c, m_1, (p, j'))
             n_paths = self.n_paths_of_group[ell]
-            columns = columns.reshape(n_batch, 2 * ell + 1, n_paths * n_max)
+            columns = columns.reshape(n_batch, 2 * ell + 1, n_paths * n)
             product = firsts[ell] @ columns
-            product = product.reshape(n_centers, n_channels, n_max, n_paths, n_max)
+            product = product.reshape(n_centers, n_channels, n, n_paths, n)
             n_even = self.n_even_of_group[ell]
             parts = product.split([n_even, n_paths - n_even], dim=3)
             even.append(parts[0])
             odd.append(parts[1])
         # (centre, c, j, p, j') -> ((centre, j, j'), c, p)
         triplets = torch.cat(even + odd, dim=3).permute(0, 2, 4, 1, 3)
-        triplets = triplets.reshape(n_centers * n_max * n_max, n_channels, -1)
-        if triplets.shape[0] != triplet_slot.shape[0]:
-            triplets = triplets.index_select(0, triplet_slot)
-        center = torch.div(triplet_slot, n_max * n_max, rounding_mode="floor")
-        return triplets, center
+        return triplets.reshape(n_centers * n * n, n_channels, -1)
 
 
-def _blocks(
-    values: torch.Tensor, slot: torch.Tensor, n_centers: int, n_max: int
-) -> torch.Tensor:
-    """``(n_tagged, ...)`` rows placed in ``(n_centers, n_max, ...)`` blocks."""
-    if values.shape[0] != n_centers * n_max:
-        shape = [n_centers * n_max] + list(values.shape[1:])
-        values = values.new_zeros(shape).index_copy(0, slot, values)
-    return values.unflatten(0, [n_centers, n_max])
+def _by_center(values: torch.Tensor, n_centers: int, n: int) -> torch.Tensor:
+    """``(n_centers * n, n_channels, n_lm)`` rows as ``(n_centers * n_channels, n,
+    n_lm)`` blocks."""
+    blocks = values.unflatten(0, [n_centers, n]).transpose(1, 2)
+    return blocks.reshape(n_centers * values.shape[1], n, values.shape[2])

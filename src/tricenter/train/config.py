@@ -150,6 +150,10 @@ class OptimConfig:
     :param scheduler_factor: factor of ReduceLROnPlateau
     :param min_learning_rate: the learning rate never goes below it
     :param early_stopping: stop after this many epochs without improvement
+    :param time_limit: wall-clock budget of the training in seconds, summed over
+        resumed runs (``None``: no limit); the epoch that reaches it is the last, and
+        a cosine schedule then follows the larger of the fractions of epochs and of
+        time spent, so that it reaches ``min_learning_rate`` at the budget
     :param forces_weight: weight of the force loss relative to the energy loss
     :param dtype: ``"float64"`` or ``"float32"``
     :param seed: seed of the model initialisation and of the batch order
@@ -165,6 +169,7 @@ class OptimConfig:
     scheduler_factor: float = 0.5
     min_learning_rate: float = 0.0
     early_stopping: int = 30
+    time_limit: Optional[float] = None
     forces_weight: float = 1.0
     dtype: str = "float64"
     seed: int = 0
@@ -373,6 +378,11 @@ def _validate(config: Config):
     if config.training.dtype not in ("float32", "float64"):
         raise ValueError(
             f"training.dtype must be float32 or float64, got '{config.training.dtype}'"
+        )
+    if config.training.time_limit is not None and config.training.time_limit <= 0:
+        raise ValueError(
+            "training.time_limit must be a positive number of seconds, got "
+            f"{config.training.time_limit}"
         )
     fractions = (config.split.train, config.split.val, config.split.test)
     if min(fractions) < 0 or config.split.train <= 0 or abs(sum(fractions) - 1) > 1e-9:

@@ -68,6 +68,23 @@ def make_scheduler(optimizer: torch.optim.Optimizer, options: OptimConfig):
     )
 
 
+def cosine_rate(options: OptimConfig, epochs_done: int, elapsed: float) -> float:
+    """The learning rate of a cosine schedule after ``epochs_done`` epochs that took
+    ``elapsed`` seconds: the larger of the fractions of epochs and of
+    ``options.time_limit`` spent sets the point on the half cosine.
+
+    >>> options = OptimConfig(epochs=10, learning_rate=1.0, time_limit=100.0)
+    >>> cosine_rate(options, 5, 10.0), cosine_rate(options, 1, 100.0)
+    (0.5, 0.0)
+    """
+    fraction = epochs_done / options.epochs
+    if options.time_limit is not None:
+        fraction = max(fraction, elapsed / options.time_limit)
+    fraction = min(fraction, 1.0)
+    low, high = options.min_learning_rate, options.learning_rate
+    return low + (high - low) * (1 + math.cos(math.pi * fraction)) / 2
+
+
 def _check_schedule(saved: dict, options: OptimConfig, checkpoint: Path):
     # checkpoints written before the choice of schedule used ReduceLROnPlateau
     kind = saved.get("scheduler_type", "plateau")
@@ -166,8 +183,12 @@ def fit(
         return float(total[0] / total[1])
 
     stale = epochs_without_improvement(log)
-    # a run that stopped early stays stopped when it is resumed
-    last = start_epoch if stale >= options.early_stopping else options.epochs
+    spent = sum(row["time"] for row in log)
+    # a run that stopped early or ran out of time stays stopped when it is resumed
+    stopped = stale >= options.early_stopping or (
+        options.time_limit is not None and spent >= options.time_limit
+    )
+    last = start_epoch if stopped else options.epochs
     bar = tqdm(
         range(start_epoch, last),
         desc=description,
@@ -202,10 +223,15 @@ def fit(
             module.train()
         else:
             val_loss = train_loss
+        duration = time.perf_counter() - start
+        elapsed = sum(row["time"] for row in log) + duration
         if options.scheduler == "plateau":
             scheduler.step(val_loss)
         else:
             scheduler.step()
+            if options.time_limit is not None:
+                for group in optimizer.param_groups:
+                    group["lr"] = cosine_rate(options, epoch + 1, elapsed)
         if val_loss < best:
             best = val_loss
             best_state = {k: v.detach().clone() for k, v in module.state_dict().items()}
@@ -218,11 +244,16 @@ def fit(
                 "train_loss": train_loss,
                 "val_loss": val_loss,
                 "lr": optimizer.param_groups[0]["lr"],
-                "time": time.perf_counter() - start,
+                "time": duration,
             }
         )
         bar.set_postfix(train=f"{train_loss:.3g}", val=f"{val_loss:.3g}")
-        last_epoch = epoch + 1 >= options.epochs or stale >= options.early_stopping
+        out_of_time = options.time_limit is not None and elapsed >= options.time_limit
+        last_epoch = (
+            epoch + 1 >= options.epochs
+            or stale >= options.early_stopping
+            or out_of_time
+        )
         if (
             checkpoint is not None
             and rank == 0
@@ -243,7 +274,7 @@ def fit(
             checkpoint.parent.mkdir(parents=True, exist_ok=True)
             torch.save(state, str(checkpoint) + ".tmp")
             os.replace(str(checkpoint) + ".tmp", checkpoint)
-        if stale >= options.early_stopping:
+        if stale >= options.early_stopping or out_of_time:
             break
     bar.close()
     if best_state is not None:

@@ -1,0 +1,242 @@
+"""The silicon comparison: the tricenter potential against metatrain's SOAP-BPNN and
+PET on the ``pyxtal-ff`` silicon data, each trained with the same wall-clock budget
+on one thread, then evaluated through the same engine (metatomic-ase).
+
+Steps, each resumable (a killed step is run again with the same command)::
+
+    python benchmarks/silicon.py prepare runs/silicon
+    python benchmarks/silicon.py train runs/silicon --model triplet --size 4205
+    python benchmarks/silicon.py train runs/silicon --model soap-bpnn --size 4205
+    python benchmarks/silicon.py train runs/silicon --model pet --size 4205
+    python benchmarks/silicon.py evaluate runs/silicon
+    python benchmarks/silicon.py report runs/silicon docs/results/silicon
+
+``prepare`` writes the fixed split of :py:func:`tricenter.datasets.silicon_split`
+and nested training subsets (a seeded permutation of the training structures; the
+first ``size`` of them). ``train`` gives a run of ``size`` training structures a
+budget of ``--minutes`` (default: :py:data:`FULL_BUDGET` minutes times the fraction
+of the full training set, at least :py:data:`MIN_BUDGET`). The tricenter potential
+stops itself at the budget (``training.time_limit``, with its cosine schedule fitted
+to it); metatrain's runs get the number of epochs that the budget fits at the epoch
+times of :py:data:`EPOCH_SECONDS` (their cosine schedule needs it up front) and are
+stopped at the budget if they have not finished, keeping their last checkpoint.
+Validation decides early stopping and the kept model; the test set is read only by
+``evaluate``.
+"""
+
+import argparse
+import glob
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+#: the training budget of a run on the full training set, in minutes
+FULL_BUDGET = 40.0
+#: the smallest budget of a run, in minutes
+MIN_BUDGET = 5.0
+#: seconds per epoch on the full training set, one thread, next to another run
+EPOCH_SECONDS = {"soap-bpnn": 21.0, "pet": 250.0}
+#: training-set sizes of the learning curves
+SIZES = (500, 1500, 4205)
+MODELS = ("triplet", "soap-bpnn", "pet")
+CUTOFF = 4.5
+#: seed of the permutation that orders the training structures for the subsets
+SUBSET_SEED = 1
+
+
+def _data(folder: Path) -> Path:
+    return folder / "data"
+
+
+def prepare(folder: Path):
+    """Write the split and the nested training subsets."""
+    import ase.io
+
+    from tricenter.datasets import write_silicon_split
+
+    paths = write_silicon_split(_data(folder))
+    train = ase.io.read(paths["train"], ":")
+    order = np.random.default_rng(SUBSET_SEED).permutation(len(train))
+    for size in SIZES:
+        if size > len(train):
+            raise ValueError(f"size {size} > {len(train)} training structures")
+        ase.io.write(
+            _data(folder) / f"train-{size}.xyz",
+            [train[i] for i in order[:size]],
+            format="extxyz",
+        )
+    print(f"wrote {', '.join(str(p) for p in sorted(_data(folder).iterdir()))}")
+
+
+def _sets(folder: Path, size: int) -> dict:
+    data = _data(folder).resolve()
+
+    def part(name):
+        return {
+            "systems": {"read_from": str(data / name), "length_unit": "angstrom"},
+            "targets": {
+                "energy": {"key": "energy", "unit": "eV", "forces": {"key": "forces"}}
+            },
+        }
+
+    return {
+        "training_set": part(f"train-{size}.xyz"),
+        "validation_set": part("val.xyz"),
+        # the test set is read by `evaluate` only
+        "test_set": 0.0,
+    }
+
+
+def budget_minutes(size: int, n_full: int = SIZES[-1]) -> float:
+    """The default budget of a run on ``size`` training structures."""
+    return max(MIN_BUDGET, FULL_BUDGET * size / n_full)
+
+
+def _write_yaml(path: Path, values: dict):
+    import yaml
+
+    path.write_text(yaml.safe_dump(values, sort_keys=False))
+
+
+def _record(run: Path, **values):
+    path = run / "run.json"
+    record = json.loads(path.read_text()) if path.exists() else {}
+    record.update(values)
+    path.write_text(json.dumps(record, indent=1))
+    return record
+
+
+def train(folder: Path, model: str, size: int, minutes: float, epochs=None):
+    """Train one model on ``size`` structures within ``minutes`` of wall-clock."""
+    import yaml
+
+    run = (folder / f"{model}-{size}").resolve()
+    run.mkdir(parents=True, exist_ok=True)
+    record = _record(run, model=model, size=size, budget_minutes=minutes)
+    spent = record.get("seconds", 0.0)
+    if record.get("done"):
+        print(f"{run} is done")
+        return
+    env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    if model == "triplet":
+        options = _sets(folder, size)
+        options.pop("test_set")
+        options.update(
+            {
+                "model": {"type": "potential"},
+                "training": {
+                    "epochs": 100000,
+                    "batch_size": 16,
+                    "learning_rate": 1e-3,
+                    "scheduler": "cosine",
+                    "min_learning_rate": 1e-5,
+                    "early_stopping": 100000,
+                    "time_limit": 60.0 * minutes,
+                    "dtype": "float32",
+                    "threads": 1,
+                    "progress": False,
+                },
+                "output": str(run / "output"),
+            }
+        )
+        _write_yaml(run / "options.yaml", options)
+        command = [sys.executable, "-m", "tricenter", "train", "options.yaml"]
+        timeout = None
+    else:
+        if epochs is None:
+            seconds = EPOCH_SECONDS[model] * size / SIZES[-1]
+            epochs = max(1, int(0.95 * 60.0 * minutes / seconds))
+        options = {
+            "seed": 0,
+            "base_precision": 32,
+            "architecture": {
+                "name": model.replace("-", "_"),
+                "model": (
+                    {"soap": {"cutoff": {"radius": CUTOFF}}}
+                    if model == "soap-bpnn"
+                    else {"cutoff": CUTOFF}
+                ),
+                "training": {"num_epochs": epochs, "checkpoint_interval": 1},
+            },
+            **_sets(folder, size),
+        }
+        _write_yaml(run / "options.yaml", options)
+        command = ["mtt", "train", "options.yaml", "-o", "model.pt"]
+        if list(run.glob("outputs/*/*/model_*.ckpt")):
+            command += ["--restart", "auto"]
+        timeout = max(1.0, 60.0 * minutes - spent)
+    start = time.perf_counter()
+    with open(run / "train.log", "a") as log:
+        try:
+            code = subprocess.run(
+                command, cwd=run, env=env, stdout=log, stderr=log, timeout=timeout
+            ).returncode
+        except subprocess.TimeoutExpired:
+            code = "timeout"
+    seconds = spent + time.perf_counter() - start
+    record = _record(run, seconds=seconds, exit=code)
+    if model == "triplet" and code == 0:
+        _export_triplet(run)
+    elif model != "triplet" and not (run / "model.pt").exists():
+        _export_last_checkpoint(run)
+    _record(
+        run,
+        done=(run / "model.pt").exists(),
+        options=yaml.safe_load((run / "options.yaml").read_text()),
+    )
+    print(json.dumps(_record(run), indent=1))
+
+
+def _export_triplet(run: Path):
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tricenter",
+            "export",
+            str(run / "output"),
+            "-o",
+            str(run / "model.pt"),
+            "--dtype",
+            "float32",
+        ],
+        check=True,
+    )
+
+
+def _export_last_checkpoint(run: Path):
+    checkpoints = glob.glob(str(run / "outputs/*/*/model_*.ckpt"))
+    if not checkpoints:
+        return
+    last = max(checkpoints, key=lambda p: int(Path(p).stem.split("_")[-1]))
+    subprocess.run(["mtt", "export", last, "-o", "model.pt"], cwd=run, check=True)
+    _record(run, exported_from=last)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    steps = parser.add_subparsers(dest="step", required=True)
+    step = steps.add_parser("prepare", help="write the split and the subsets")
+    step.add_argument("folder", type=Path)
+    step = steps.add_parser("train", help="train one model on one training size")
+    step.add_argument("folder", type=Path)
+    step.add_argument("--model", choices=MODELS, required=True)
+    step.add_argument("--size", type=int, choices=SIZES, required=True)
+    step.add_argument("--minutes", type=float, default=None)
+    step.add_argument("--epochs", type=int, default=None, help="metatrain epochs")
+    args = parser.parse_args(argv)
+    if args.step == "prepare":
+        prepare(args.folder)
+    elif args.step == "train":
+        minutes = budget_minutes(args.size) if args.minutes is None else args.minutes
+        train(args.folder, args.model, args.size, minutes, args.epochs)
+
+
+if __name__ == "__main__":
+    main()
