@@ -219,6 +219,129 @@ def _export_last_checkpoint(run: Path):
     _record(run, exported_from=last)
 
 
+def diamond_points(frames) -> list:
+    """``(volume, energy)`` per atom of the structures that are diamond silicon:
+    every atom with exactly 4, 12 and 12 neighbours at 1, (8/3)^1/2 and (11/3)^1/2
+    times the shortest distance (2 % tolerance), and none in between."""
+    from ase.neighborlist import neighbor_list
+
+    shells = np.sqrt([1.0, 8 / 3, 11 / 3])
+    points = []
+    for atoms in frames:
+        first, distances = neighbor_list("id", atoms, 5.0)
+        if len(distances) == 0:
+            continue
+        distances = distances / distances.min()
+        diamond = True
+        for atom in range(len(atoms)):
+            mine = distances[first == atom]
+            mine = mine[mine < shells[-1] + 0.02]
+            counts = [int(np.sum(np.abs(mine - shell) < 0.02)) for shell in shells]
+            if counts != [4, 12, 12] or len(mine) != 28:
+                diamond = False
+                break
+        if diamond:
+            n = len(atoms)
+            points.append((atoms.get_volume() / n, atoms.get_potential_energy() / n))
+    return sorted(points)
+
+
+def _fit_eos(volumes, energies) -> dict:
+    from ase.eos import EquationOfState
+    from ase.units import GPa
+
+    v0, e0, b = EquationOfState(volumes, energies, eos="birchmurnaghan").fit()
+    return {"v0": float(v0), "e0": float(e0), "bulk_modulus_gpa": float(b / GPa)}
+
+
+#: lattice parameters (Å) of the energy-volume curve of diamond silicon
+LATTICE = np.linspace(5.15, 5.80, 14)
+
+
+def _calculator(model: Path):
+    import sphericart.torch  # noqa: F401 (SOAP-BPNN's forces need it imported)
+    from metatomic_ase import MetatomicCalculator
+
+    extensions = model.parent / "extensions"
+    return MetatomicCalculator(
+        str(model),
+        extensions_directory=str(extensions) if extensions.exists() else None,
+        check_consistency=False,
+    )
+
+
+def _time_si512(calculator, repeats=3) -> dict:
+    import ase.build
+
+    atoms = ase.build.bulk("Si", "diamond", a=5.43, cubic=True).repeat(4)
+    atoms.rattle(0.05, seed=0)
+    atoms.calc = calculator
+    atoms.get_forces()
+    times = []
+    for _ in range(repeats):
+        atoms.rattle(0.001, seed=len(times))
+        start = time.perf_counter()
+        atoms.get_forces()
+        times.append(time.perf_counter() - start)
+    return {"si512_seconds": float(np.median(times)), "load": os.getloadavg()[0]}
+
+
+def evaluate(folder: Path, timing: bool = False):
+    """Test errors, parity data and the energy-volume curve of every finished run;
+    with ``timing``, energy + forces on Si-512 (run on an idle machine)."""
+    import ase.build
+    import ase.io
+    import torch
+
+    torch.set_num_threads(1)
+    test = ase.io.read(_data(folder) / "test.xyz", ":")
+    for run in sorted(p.parent for p in folder.glob("*/run.json")):
+        record = json.loads((run / "run.json").read_text())
+        if not record.get("done"):
+            continue
+        calculator = _calculator(run / "model.pt")
+        energies, forces = [], []
+        for atoms in test:
+            reference = (atoms.get_potential_energy(), atoms.get_forces())
+            atoms = atoms.copy()
+            atoms.calc = calculator
+            n = len(atoms)
+            energies.append((reference[0] / n, atoms.get_potential_energy() / n))
+            forces.append(np.stack([reference[1], atoms.get_forces()], axis=-1))
+        energies = np.array(energies)
+        forces = np.concatenate(forces).reshape(-1, 2)
+        e_error = energies[:, 1] - energies[:, 0]
+        f_error = forces[:, 1] - forces[:, 0]
+        curve = []
+        for a in LATTICE:
+            atoms = ase.build.bulk("Si", "diamond", a=a)
+            atoms.calc = calculator
+            curve.append((atoms.get_volume() / 2, atoms.get_potential_energy() / 2))
+        curve = np.array(curve)
+        result = {
+            "energy_mae_mev_atom": 1000 * float(np.mean(np.abs(e_error))),
+            "energy_rmse_mev_atom": 1000 * float(np.sqrt(np.mean(e_error**2))),
+            "forces_mae_mev_a": 1000 * float(np.mean(np.abs(f_error))),
+            "forces_rmse_mev_a": 1000 * float(np.sqrt(np.mean(f_error**2))),
+            "eos": _fit_eos(curve[:, 0], curve[:, 1]),
+            "curve": curve.tolist(),
+        }
+        if timing:
+            result.update(_time_si512(calculator))
+        np.savez_compressed(run / "parity.npz", energies=energies, forces=forces)
+        record = _record(run, evaluation=result)
+        print(
+            f"{run.name}: E {result['energy_rmse_mev_atom']:.1f} meV/atom, "
+            f"F {result['forces_rmse_mev_a']:.1f} meV/Å, "
+            f"B {result['eos']['bulk_modulus_gpa']:.1f} GPa"
+        )
+    frames = []
+    for part in ("train", "val", "test"):
+        frames += ase.io.read(_data(folder) / f"{part}.xyz", ":")
+    points = diamond_points(frames)
+    (folder / "diamond.json").write_text(json.dumps(points))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     steps = parser.add_subparsers(dest="step", required=True)
@@ -230,12 +353,24 @@ def main(argv=None):
     step.add_argument("--size", type=int, choices=SIZES, required=True)
     step.add_argument("--minutes", type=float, default=None)
     step.add_argument("--epochs", type=int, default=None, help="metatrain epochs")
+    step = steps.add_parser("evaluate", help="test errors and checks of every run")
+    step.add_argument("folder", type=Path)
+    step.add_argument("--time", action="store_true", help="time Si-512 (idle!)")
+    step = steps.add_parser("report", help="write the results page")
+    step.add_argument("folder", type=Path)
+    step.add_argument("output", type=Path, help="output path, without suffix")
     args = parser.parse_args(argv)
     if args.step == "prepare":
         prepare(args.folder)
     elif args.step == "train":
         minutes = budget_minutes(args.size) if args.minutes is None else args.minutes
         train(args.folder, args.model, args.size, minutes, args.epochs)
+    elif args.step == "evaluate":
+        evaluate(args.folder, args.time)
+    else:
+        from silicon_report import write_report
+
+        write_report(args.folder, args.output)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,189 @@
+"""The results page of ``silicon.py``: ``NAME.json`` (every figure), ``NAME.md`` (the
+tables) and ``NAME.png`` (parity plots, learning curves and energy-volume curves)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+LABELS = {"triplet": "tricenter potential", "soap-bpnn": "SOAP-BPNN", "pet": "PET"}
+COLORS = {"triplet": "C3", "soap-bpnn": "C0", "pet": "C2"}
+
+
+def _epochs(run: Path) -> int:
+    log = run / "output" / "log.csv"
+    if log.exists():
+        return len(log.read_text().splitlines()) - 1
+    numbers = [int(p.stem.split("_")[-1]) for p in run.glob("outputs/*/*/model_*.ckpt")]
+    return max(numbers) + 1 if numbers else 0
+
+
+def collect(folder: Path) -> dict:
+    """Every evaluated run, by model and training-set size."""
+    runs = []
+    for path in sorted(folder.glob("*/run.json")):
+        record = json.loads(path.read_text())
+        if "evaluation" not in record:
+            continue
+        runs.append(
+            {
+                "model": record["model"],
+                "size": record["size"],
+                "budget_minutes": record["budget_minutes"],
+                "training_minutes": record["seconds"] / 60,
+                "epochs": _epochs(path.parent),
+                "exit": record["exit"],
+                "options": record.get("options"),
+                **record["evaluation"],
+            }
+        )
+    runs.sort(key=lambda r: (list(LABELS).index(r["model"]), r["size"]))
+    diamond = folder / "diamond.json"
+    points = json.loads(diamond.read_text()) if diamond.exists() else []
+    dft = None
+    if len(points) >= 5:
+        from ase.eos import EquationOfState
+        from ase.units import GPa
+
+        volumes, energies = np.array(points).T
+        v0, e0, b = EquationOfState(volumes, energies, eos="birchmurnaghan").fit()
+        dft = {"v0": float(v0), "e0": float(e0), "bulk_modulus_gpa": float(b / GPa)}
+    return {"runs": runs, "diamond_dft_points": points, "diamond_dft_eos": dft}
+
+
+def _number(value, digits=1):
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def markdown(result: dict) -> str:
+    lines = [
+        "# Silicon: the tricenter potential against SOAP-BPNN and PET",
+        "",
+        "Test-set errors (526 structures never used in training, early stopping or "
+        "model selection), each model trained on one thread with the wall-clock "
+        "budget shown, evaluated through metatomic-ase. Commands: "
+        "`benchmarks/silicon.py` (see its docstring).",
+        "",
+        "| model | train size | budget (min) | used (min) | epochs | E MAE | E RMSE |"
+        " F MAE | F RMSE | Si-512 E+F (s) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in result["runs"]:
+        lines.append(
+            f"| {LABELS[run['model']]} | {run['size']} | {run['budget_minutes']:.0f} "
+            f"| {run['training_minutes']:.1f} | {run['epochs']} "
+            f"| {_number(run['energy_mae_mev_atom'])} "
+            f"| {_number(run['energy_rmse_mev_atom'])} "
+            f"| {_number(run['forces_mae_mev_a'])} "
+            f"| {_number(run['forces_rmse_mev_a'])} "
+            f"| {_number(run.get('si512_seconds'), 3)} |"
+        )
+    lines += [
+        "",
+        "Energies in meV/atom, forces in meV/Å (over every Cartesian component).",
+        "",
+        "## Diamond silicon: energy–volume curve",
+        "",
+        "| model | train size | V0 (Å³/atom) | B (GPa) |",
+        "|---|---|---|---|",
+    ]
+    dft = result["diamond_dft_eos"]
+    if dft is not None:
+        lines.append(
+            f"| DFT (the data set's {len(result['diamond_dft_points'])} diamond "
+            f"structures) | – | {dft['v0']:.2f} | {dft['bulk_modulus_gpa']:.0f} |"
+        )
+    for run in result["runs"]:
+        lines.append(
+            f"| {LABELS[run['model']]} | {run['size']} | {run['eos']['v0']:.2f} "
+            f"| {run['eos']['bulk_modulus_gpa']:.0f} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def plot(result: dict, folder: Path, path: Path):
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import ScalarFormatter
+
+    figure = Figure(figsize=(13, 8), layout="constrained")
+    axes = figure.subplots(2, 3)
+    runs = result["runs"]
+    full = {}
+    for run in runs:
+        if run["size"] >= full.get(run["model"], {"size": 0})["size"]:
+            full[run["model"]] = run
+    for model, run in full.items():
+        data = np.load(folder / f"{model}-{run['size']}" / "parity.npz")
+        energies, forces = data["energies"], data["forces"]
+        label = f"{LABELS[model]} ({run['size']})"
+        axes[0, 0].scatter(
+            *energies.T, s=4, alpha=0.5, color=COLORS[model], label=label
+        )
+        axes[0, 1].scatter(*forces.T, s=1, alpha=0.2, color=COLORS[model], label=label)
+    for axis, name, unit in (
+        (axes[0, 0], "energy", "eV/atom"),
+        (axes[0, 1], "force", "eV/Å"),
+    ):
+        low, high = axis.get_xlim()
+        axis.plot([low, high], [low, high], "k--", linewidth=0.8)
+        axis.set(xlabel=f"DFT {name} ({unit})", ylabel=f"predicted {name} ({unit})")
+        axis.set_title(f"test set: {name}, largest training set")
+        axis.legend(markerscale=4)
+    for model in LABELS:
+        mine = [r for r in runs if r["model"] == model]
+        if not mine:
+            continue
+        sizes = [r["size"] for r in mine]
+        for axis, key in (
+            (axes[1, 0], "energy_rmse_mev_atom"),
+            (axes[1, 1], "forces_rmse_mev_a"),
+        ):
+            axis.plot(
+                sizes,
+                [r[key] for r in mine],
+                "o-",
+                color=COLORS[model],
+                label=LABELS[model],
+            )
+    for axis, unit in (
+        (axes[1, 0], "energy RMSE (meV/atom)"),
+        (axes[1, 1], "force RMSE (meV/Å)"),
+    ):
+        axis.set(xscale="log", yscale="log", xlabel="training structures", ylabel=unit)
+        axis.yaxis.set_major_formatter(ScalarFormatter())
+        axis.yaxis.set_minor_formatter(ScalarFormatter())
+        axis.set_title("learning curves (test set)")
+        axis.legend()
+    axis = axes[0, 2]
+    for model, run in full.items():
+        curve = np.array(run["curve"])
+        axis.plot(*curve.T, "-", color=COLORS[model], label=LABELS[model])
+    if result["diamond_dft_points"]:
+        points = np.array(result["diamond_dft_points"])
+        axis.plot(*points.T, "ko", markersize=4, label="DFT (data set)")
+    axis.set(xlabel="volume (Å³/atom)", ylabel="energy (eV/atom)")
+    axis.set_title("diamond Si")
+    axis.legend()
+    axis = axes[1, 2]
+    timed = [r for r in full.values() if r.get("si512_seconds") is not None]
+    if timed:
+        axis.bar(
+            [LABELS[r["model"]] for r in timed],
+            [r["si512_seconds"] for r in timed],
+            color=[COLORS[r["model"]] for r in timed],
+        )
+        axis.set(yscale="log", ylabel="Si-512 energy + forces (s, 1 thread)")
+        axis.set_title("cost of one MD step")
+    else:
+        axis.set_axis_off()
+    figure.savefig(path, dpi=110)
+
+
+def write_report(folder: Path, output: Path):
+    """Write ``output.json``, ``output.md`` and ``output.png`` from ``folder``."""
+    result = collect(folder)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.with_suffix(".json").write_text(json.dumps(result, indent=1))
+    output.with_suffix(".md").write_text(markdown(result))
+    plot(result, folder, output.with_suffix(".png"))
+    print(f"wrote {output}.{{json,md,png}}")
