@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
+
 LABELS = {"triplet": "tricenter potential", "soap-bpnn": "SOAP-BPNN", "pet": "PET"}
 COLORS = {"triplet": "C3", "soap-bpnn": "C0", "pet": "C2"}
 
