@@ -342,6 +342,134 @@ def evaluate(folder: Path, timing: bool = False):
     (folder / "diamond.json").write_text(json.dumps(points))
 
 
+def _rdf(frames, r_max=5.0, bins=100):
+    """Radial distribution function averaged over periodic frames."""
+    from ase.neighborlist import neighbor_list
+
+    edges = np.linspace(0.0, r_max, bins + 1)
+    histogram = np.zeros(bins)
+    for atoms in frames:
+        distances = neighbor_list("d", atoms, r_max)
+        histogram += np.histogram(distances, edges)[0]
+    atoms = frames[0]
+    density = len(atoms) / atoms.get_volume()
+    shells = 4 / 3 * np.pi * (edges[1:] ** 3 - edges[:-1] ** 3)
+    g = histogram / (len(frames) * len(atoms) * density * shells)
+    return 0.5 * (edges[1:] + edges[:-1]), g
+
+
+def md(
+    folder: Path,
+    model: str,
+    size: int,
+    temperature: float,
+    picoseconds: float,
+    timestep: float = 2.0,
+    nve_picoseconds: float = 1.0,
+):
+    """Langevin NVT of Si-216 at ``temperature`` for ``picoseconds``, then an NVE
+    segment; resumable from ``md-T.npz`` (the thermostat's noise after a resume is
+    a new draw)."""
+    import ase.build
+    import torch
+    from ase import units
+    from ase.constraints import FixCom
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import thermalize_momenta
+    from ase.md.verlet import VelocityVerlet
+
+    torch.set_num_threads(1)
+    run = folder / f"{model}-{size}"
+    state_path = run / f"md-{temperature:.0f}.npz"
+    atoms = ase.build.bulk("Si", "diamond", a=5.43, cubic=True).repeat(3)
+    atoms.calc = _calculator(run / "model.pt")
+    atoms.set_constraint(FixCom())
+    n_steps = int(round(picoseconds * 1000 / timestep))
+    every = int(round(50 / timestep))
+    state = {"step": 0, "min_distance": [], "temperature": [], "seconds": 0.0}
+    samples = []
+    if state_path.exists():
+        saved = np.load(state_path, allow_pickle=True)
+        atoms.positions = saved["positions"]
+        atoms.set_momenta(saved["momenta"])
+        state = saved["state"].item()
+        samples = list(saved["samples"])
+    else:
+        thermalize_momenta(
+            atoms, temperature_K=temperature, rng=np.random.default_rng(0)
+        )
+    dynamics = Langevin(
+        atoms,
+        timestep * units.fs,
+        temperature_K=temperature,
+        friction=0.01 / units.fs,
+        fixcm=False,
+        rng=np.random.default_rng(state["step"]),
+    )
+    equilibration = int(round(2000 / timestep))
+
+    def save():
+        np.savez(
+            state_path,
+            positions=atoms.positions,
+            momenta=atoms.get_momenta(),
+            state=np.array(state, dtype=object),
+            samples=np.array(samples),
+        )
+
+    start = time.perf_counter()
+    while state["step"] < n_steps:
+        dynamics.run(every)
+        state["step"] += every
+        distances = atoms.get_all_distances(mic=True)
+        state["min_distance"].append(float(distances[distances > 0].min()))
+        state["temperature"].append(float(atoms.get_temperature()))
+        if state["step"] > equilibration:
+            samples.append(atoms.positions.copy())
+        if state["step"] % (10 * every) == 0:
+            state["seconds"] += time.perf_counter() - start
+            start = time.perf_counter()
+            save()
+            print(
+                f"{run.name} {temperature:.0f} K: "
+                f"{state['step'] * timestep / 1000:.1f} ps"
+            )
+    state["seconds"] += time.perf_counter() - start
+    save()
+    nve = VelocityVerlet(atoms, timestep * units.fs)
+    energies = []
+    for _ in range(int(round(nve_picoseconds * 1000 / timestep))):
+        nve.run(1)
+        energies.append(atoms.get_total_energy() / len(atoms))
+    times = np.arange(len(energies)) * timestep / 1000
+    drift = np.polyfit(times, energies, 1)[0]
+    frames = []
+    for positions in samples:
+        frame = atoms.copy()
+        frame.positions = positions
+        frames.append(frame)
+    r, g = _rdf(frames) if frames else (np.array([]), np.array([]))
+    result = {
+        "temperature_k": temperature,
+        "picoseconds": state["step"] * timestep / 1000,
+        "timestep_fs": timestep,
+        "mean_temperature_k": float(
+            np.mean(state["temperature"][len(state["temperature"]) // 5 :])
+        ),
+        "min_distance_a": float(min(state["min_distance"])),
+        "stable": bool(min(state["min_distance"]) >= 1.8),
+        "nve_drift_mev_atom_ps": 1000 * float(drift),
+        "nve_fluctuation_mev_atom": 1000 * float(np.std(energies)),
+        "seconds": state["seconds"],
+        "seconds_per_step": state["seconds"] / max(state["step"], 1),
+        "rdf": [r.tolist(), g.tolist()],
+    }
+    record = json.loads((run / "run.json").read_text())
+    record.setdefault("md", {})[f"{temperature:.0f}"] = result
+    (run / "run.json").write_text(json.dumps(record, indent=1))
+    print(json.dumps({k: v for k, v in result.items() if k != "rdf"}, indent=1))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     steps = parser.add_subparsers(dest="step", required=True)
@@ -356,6 +484,13 @@ def main(argv=None):
     step = steps.add_parser("evaluate", help="test errors and checks of every run")
     step.add_argument("folder", type=Path)
     step.add_argument("--time", action="store_true", help="time Si-512 (idle!)")
+    step = steps.add_parser("md", help="NVT then NVE molecular dynamics of Si-216")
+    step.add_argument("folder", type=Path)
+    step.add_argument("--model", choices=MODELS, required=True)
+    step.add_argument("--size", type=int, choices=SIZES, required=True)
+    step.add_argument("--temperature", type=float, required=True)
+    step.add_argument("--ps", type=float, default=10.0, help="NVT picoseconds")
+    step.add_argument("--timestep", type=float, default=2.0, help="fs")
     step = steps.add_parser("report", help="write the results page")
     step.add_argument("folder", type=Path)
     step.add_argument("output", type=Path, help="output path, without suffix")
@@ -365,6 +500,8 @@ def main(argv=None):
     elif args.step == "train":
         minutes = budget_minutes(args.size) if args.minutes is None else args.minutes
         train(args.folder, args.model, args.size, minutes, args.epochs)
+    elif args.step == "md":
+        md(args.folder, args.model, args.size, args.temperature, args.ps, args.timestep)
     elif args.step == "evaluate":
         evaluate(args.folder, args.time)
     else:
