@@ -35,6 +35,7 @@ def collect(folder: Path) -> dict:
                 "epochs": _epochs(path.parent),
                 "exit": record["exit"],
                 "options": record.get("options"),
+                "md": record.get("md", {}),
                 **record["evaluation"],
             }
         )
@@ -99,7 +100,55 @@ def markdown(result: dict) -> str:
             f"| {LABELS[run['model']]} | {run['size']} | {run['eos']['v0']:.2f} "
             f"| {run['eos']['bulk_modulus_gpa']:.0f} |"
         )
+    lines += [
+        "",
+        "## Molecular dynamics of Si-216 (Langevin NVT, then 1 ps NVE)",
+        "",
+        "| model | train size | T (K) | ps | mean T (K) | min distance (Å) | stable |"
+        " NVE drift (meV/atom/ps) | s/step |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for run in result["runs"]:
+        for md in run["md"].values():
+            lines.append(
+                f"| {LABELS[run['model']]} | {run['size']} "
+                f"| {md['temperature_k']:.0f} | {md['picoseconds']:.1f} "
+                f"| {md['mean_temperature_k']:.0f} | {md['min_distance_a']:.2f} "
+                f"| {'yes' if md['stable'] else 'no'} "
+                f"| {md['nve_drift_mev_atom_ps']:.3f} | {md['seconds_per_step']:.3f} |"
+            )
     return "\n".join(lines) + "\n"
+
+
+def plot_md(result: dict, path: Path):
+    """The radial distribution functions of every model, one panel per
+    temperature."""
+    from matplotlib.figure import Figure
+
+    temperatures = sorted(
+        {key for run in result["runs"] for key in run["md"]}, key=float
+    )
+    if not temperatures:
+        return
+    figure = Figure(figsize=(5 * len(temperatures), 4), layout="constrained")
+    axes = np.atleast_1d(figure.subplots(1, len(temperatures)))
+    for axis, temperature in zip(axes, temperatures):
+        for run in result["runs"]:
+            md = run["md"].get(temperature)
+            if md is None or not md["rdf"][0]:
+                continue
+            axis.plot(
+                *md["rdf"],
+                color=COLORS[run["model"]],
+                label=(
+                    f"{LABELS[run['model']]} ({run['size']}, "
+                    f"{md['picoseconds']:.0f} ps)"
+                ),
+            )
+        axis.set(xlabel="r (Å)", ylabel="g(r)")
+        axis.set_title(f"Si-216, {temperature} K")
+        axis.legend()
+    figure.savefig(path, dpi=110)
 
 
 def plot(result: dict, folder: Path, path: Path):
@@ -187,4 +236,5 @@ def write_report(folder: Path, output: Path):
     output.with_suffix(".json").write_text(json.dumps(result, indent=1))
     output.with_suffix(".md").write_text(markdown(result))
     plot(result, folder, output.with_suffix(".png"))
-    print(f"wrote {output}.{{json,md,png}}")
+    plot_md(result, output.parent / f"{output.name}-md.png")
+    print(f"wrote {output}.{{json,md,png}} and {output.name}-md.png")
