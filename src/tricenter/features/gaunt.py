@@ -237,13 +237,14 @@ class GauntTriplets(torch.nn.Module):
         pair_count = counts[tag_center]
         for n in sizes:
             chosen = torch.nonzero(counts == n).reshape(-1)
-            if len(sizes) == 1:
-                block_first, block_second = first, second
-            else:
+            block_first, block_second, block_coupled = first, second, coupled
+            if len(sizes) != 1:
                 rows = torch.nonzero(pair_count == n).reshape(-1)
                 block_first, block_second = first[rows], second[rows]
+            if chosen.shape[0] != n_centers:
+                block_coupled = coupled.index_select(0, chosen)
             pieces.append(
-                self._equal_blocks(block_first, block_second, coupled[chosen], n)
+                self._equal_blocks(block_first, block_second, block_coupled, n)
             )
             centers.append(torch.repeat_interleave(chosen, n * n))
         return torch.cat(pieces), torch.cat(centers)
