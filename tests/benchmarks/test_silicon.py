@@ -1,0 +1,127 @@
+"""Pieces of ``benchmarks/silicon.py``: the diamond detector behind the DFT
+energy-volume points, the radial distribution function, the budgets and the report
+tables (the training runs themselves take hours and are not run here)."""
+
+import sys
+from pathlib import Path
+
+import ase
+import ase.build
+import numpy as np
+import pytest
+from ase.calculators.singlepoint import SinglePointCalculator
+
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def silicon():
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        import silicon
+        import silicon_report
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    return silicon, silicon_report
+
+
+def _labelled(atoms, energy):
+    atoms.calc = SinglePointCalculator(atoms, energy=energy * len(atoms))
+    return atoms
+
+
+def test_diamond_points_finds_diamond_cells_only(silicon):
+    module, _ = silicon
+    primitive = _labelled(ase.build.bulk("Si", "diamond", a=5.43), -5.42)
+    cubic = _labelled(ase.build.bulk("Si", "diamond", a=5.50, cubic=True), -5.41)
+    sheared = ase.build.bulk("Si", "diamond", a=5.43, cubic=True)
+    sheared.set_cell(sheared.cell @ [[1, 0.05, 0], [0, 1, 0], [0, 0, 1]], True)
+    others = [
+        ase.build.bulk("Si", "fcc", a=3.9),
+        ase.build.bulk("Si", "bcc", a=3.1),
+        ase.build.bulk("Si", "sc", a=2.5),
+        ase.build.bulk("Si", "hcp", a=2.7),
+        sheared,
+    ]
+    frames = [primitive, cubic] + [_labelled(a, -5.0) for a in others]
+    points = module.diamond_points(frames)
+    assert len(points) == 2
+    volumes, energies = np.array(points).T
+    assert np.allclose(volumes, [5.43**3 / 8, 5.50**3 / 8])
+    assert np.allclose(energies, [-5.42, -5.41])
+
+
+def test_rdf_of_an_ideal_gas_is_one(silicon):
+    module, _ = silicon
+    rng = np.random.default_rng(0)
+    frames = [
+        ase.Atoms(
+            "Si" * 400, positions=rng.uniform(0, 12, (400, 3)), cell=[12] * 3, pbc=True
+        )
+        for _ in range(5)
+    ]
+    r, g = module._rdf(frames, r_max=5.0, bins=10)
+    assert np.allclose(r, np.arange(0.25, 5.0, 0.5))
+    assert abs(np.mean(g[4:]) - 1.0) < 0.03
+
+
+def test_rdf_of_diamond_counts_four_bonds(silicon):
+    module, _ = silicon
+    atoms = ase.build.bulk("Si", "diamond", a=5.43, cubic=True).repeat(2)
+    r, g = module._rdf([atoms], r_max=5.0, bins=50)
+    first = r[np.nonzero(g)[0][0]]
+    assert abs(first - 5.43 * np.sqrt(3) / 4) < 0.05
+    density = len(atoms) / atoms.get_volume()
+    shells = 4 * np.pi * r**2 * (r[1] - r[0]) * density
+    assert np.isclose(np.sum((g * shells)[r < 3.0]), 4.0, rtol=0.02)
+
+
+def test_budgets_scale_with_the_training_set(silicon):
+    module, _ = silicon
+    assert module.budget_minutes(module.SIZES[-1]) == module.FULL_BUDGET
+    assert module.budget_minutes(1) == module.MIN_BUDGET
+    assert module.MIN_BUDGET < module.budget_minutes(1500) < module.FULL_BUDGET
+
+
+def test_report_tables(silicon, tmp_path):
+    _, report = silicon
+    evaluation = {
+        "energy_mae_mev_atom": 1.0,
+        "energy_rmse_mev_atom": 2.0,
+        "forces_mae_mev_a": 30.0,
+        "forces_rmse_mev_a": 40.0,
+        "eos": {"v0": 20.4, "e0": -5.4, "bulk_modulus_gpa": 90.0},
+        "curve": [[19.0, -5.3], [20.4, -5.4], [22.0, -5.3]],
+    }
+    md = {
+        "temperature_k": 300.0,
+        "picoseconds": 10.0,
+        "mean_temperature_k": 301.0,
+        "min_distance_a": 2.1,
+        "stable": True,
+        "nve_drift_mev_atom_ps": 0.01,
+        "seconds_per_step": 0.1,
+        "rdf": [[2.35], [3.0]],
+    }
+    result = {
+        "runs": [
+            {
+                "model": "pet",
+                "size": 500,
+                "budget_minutes": 5.0,
+                "training_minutes": 5.2,
+                "epochs": 3,
+                "exit": "timeout",
+                "md": {"300": md},
+                **evaluation,
+            }
+        ],
+        "diamond_dft_points": [[20.4, -5.42]],
+        "diamond_dft_eos": None,
+    }
+    text = report.markdown(result)
+    assert "| PET | 500 | 5 | 5.2 | 3 | 1.0 | 2.0 | 30.0 | 40.0 | – |" in text
+    assert "| PET | 500 | 300 | 10.0 | 301 | 2.10 | yes | 0.010 | 0.100 |" in text
+    report.plot_md(result, tmp_path / "md.png")
+    assert (tmp_path / "md.png").read_bytes()[:4] == b"\x89PNG"
