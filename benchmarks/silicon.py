@@ -287,8 +287,9 @@ def _time_si512(calculator, repeats=3) -> dict:
 
 
 def evaluate(folder: Path, timing: bool = False):
-    """Test errors, parity data and the energy-volume curve of every finished run;
-    with ``timing``, energy + forces on Si-512 (run on an idle machine)."""
+    """Test errors, parity data and the energy-volume curve of every finished run
+    not evaluated yet; with ``timing``, energy + forces on Si-512 too (run it on an
+    idle machine)."""
     import ase.build
     import ase.io
     import torch
@@ -297,7 +298,10 @@ def evaluate(folder: Path, timing: bool = False):
     test = ase.io.read(_data(folder) / "test.xyz", ":")
     for run in sorted(p.parent for p in folder.glob("*/run.json")):
         record = json.loads((run / "run.json").read_text())
-        if not record.get("done"):
+        previous = record.get("evaluation", {})
+        if not record.get("done") or (
+            previous and (not timing or "si512_seconds" in previous)
+        ):
             continue
         calculator = _calculator(run / "model.pt")
         energies, forces = [], []
