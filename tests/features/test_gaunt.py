@@ -252,3 +252,16 @@ SMOOTH = {"type": "ShiftedCosine", "width": 0.5}
 def test_bad_frame_cutoff(frame_cutoff, match):
     with pytest.raises(ValueError, match=match):
         parse_frame_cutoff(frame_cutoff, 4.5)
+
+
+def test_coupling_constants_are_not_saved_and_old_states_load():
+    """The coupling matrices are rebuilt from the hypers: the state dict leaves them
+    out, and the state of a model saved when it held them (in another layout) loads
+    without changing them."""
+    module = GauntTriplets(2, parity=True)
+    assert module.state_dict() == {}
+    first, second, density, tag_center = _random(2, [2, 3], 2, 2, 3)
+    before = module(first, second, density, tag_center)[0]
+    old = {"density_matrix": torch.randn(9, 100), "order": torch.arange(7)}
+    module.load_state_dict(old, strict=True)
+    assert torch.equal(module(first, second, density, tag_center)[0], before)

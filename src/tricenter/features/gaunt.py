@@ -37,7 +37,7 @@ invariant under proper rotations and change sign under inversion (for
 over paths.
 """
 
-from typing import Dict, List, Tuple
+from typing import List, Tuple
 
 import numpy as np
 import torch
@@ -135,10 +135,10 @@ class GauntTriplets(torch.nn.Module):
             b_{ij'}^{c \\ell_2 m_2}, \\quad
         T_{ijj'}^{c}[p] = \\sum_{m_1} a_{ij}^{c \\ell_1 m_1} X_{ij'}^{c}[p, m_1].
 
-    The first is one matrix product over all centres; the second is one batched
-    product per :math:`\\ell_2`, over the blocks of tagged pairs of each centre and
-    channel; the third one batched product per :math:`\\ell_1`. Centres are batched
-    by their number of tagged pairs, so that no block is padded. No tensor grows with
+    The first is one matrix product over all centres; the second and the third are
+    one batched product each per :math:`(\\ell_1, \\ell_2)`, over the tagged pairs
+    of each centre and channel. Centres are batched by their number of tagged
+    pairs, so that no block is padded. No tensor grows with
     the number of tagged pairs times :math:`(2\\ell + 1)^2`.
 
     :param max_angular: largest angular channel
@@ -155,51 +155,50 @@ class GauntTriplets(torch.nn.Module):
         self.paths = even + odd
         self.n_even = len(even)
         coefficients = _coefficients(max_angular, self.paths)
-        # per l_1, the paths in output order: its even ones, then its odd ones
-        by_first = [
-            [p for p, path in enumerate(self.paths) if path[0] == ell]
-            for ell in range(n_ell)
-        ]
-        self.n_even_of_group = [
-            sum(1 for p in paths if p < self.n_even) for paths in by_first
-        ]
-
-        # rows (p, m_1) of Q and X, grouped by l_2; Q holds (row, m_2) per l_2
-        row: Dict[Tuple[int, int], int] = {}
+        # blocks of paths with the same (l_1, l_2), in the order of the output
+        # within each parity: a block's even paths, then its odd paths, are
+        # consecutive outputs (the paths are sorted by l_1, l_2, then l_3)
+        blocks, n_even_of_block, n_paths_of_block = [], [], []
         n_lm = n_ell * n_ell
         columns: List[np.ndarray] = []
-        for ell_2 in range(n_ell):
-            in_block = [p for p, path in enumerate(self.paths) if path[1] == ell_2]
-            start = len(row)
-            for p in in_block:
-                for m_1 in range(2 * self.paths[p][0] + 1):
-                    row[(p, m_1)] = len(row)
-            block = np.zeros((n_lm, len(row) - start, 2 * ell_2 + 1))
-            for p in in_block:
-                ell_1, _, ell_3 = self.paths[p]
-                for m_1 in range(2 * ell_1 + 1):
-                    block[ell_3 * ell_3 : (ell_3 + 1) ** 2, row[(p, m_1)] - start] = (
-                        coefficients[p][m_1].T
-                    )
-            columns.append(block.reshape(n_lm, -1))
+        for ell_1 in range(n_ell):
+            for ell_2 in range(n_ell):
+                paths = [
+                    p
+                    for p, path in enumerate(self.paths)
+                    if path[0] == ell_1 and path[1] == ell_2
+                ]
+                if not paths:
+                    continue
+                blocks.append((ell_1, ell_2))
+                n_even_of_block.append(sum(1 for p in paths if p < self.n_even))
+                n_paths_of_block.append(len(paths))
+                # Q's rows (m_1, p) and columns m_2: Q[m_1, p, m_2] = sum over m_3
+                # of G^p[m_1, m_2, m_3] d[l_3 m_3]
+                block = np.zeros((n_lm, 2 * ell_1 + 1, len(paths), 2 * ell_2 + 1))
+                for k, p in enumerate(paths):
+                    ell_3 = self.paths[p][2]
+                    block[ell_3 * ell_3 : (ell_3 + 1) ** 2, :, k, :] = coefficients[
+                        p
+                    ].transpose(2, 0, 1)
+                columns.append(block.reshape(n_lm, -1))
+        self.blocks = blocks
+        self.n_even_of_block = n_even_of_block
+        self.n_paths_of_block = n_paths_of_block
+        # constants of the coupling, rebuilt from max_angular and parity: not saved
         self.register_buffer(
-            "density_matrix", torch.from_numpy(np.concatenate(columns, axis=1))
+            "density_matrix",
+            torch.from_numpy(np.concatenate(columns, axis=1)),
+            persistent=False,
         )
         self.coupled_sizes = [block.shape[1] for block in columns]
         self.ell_sizes = [2 * ell + 1 for ell in range(n_ell)]
 
-        # rows of X reordered per l_1 as (m_1, p), so that each group is a matrix
-        order = [
-            row[(p, m_1)]
-            for ell_1, paths in enumerate(by_first)
-            for m_1 in range(2 * ell_1 + 1)
-            for p in paths
-        ]
-        self.register_buffer("order", torch.tensor(order, dtype=torch.long))
-        self.n_paths_of_group = [len(paths) for paths in by_first]
-        self.first_sizes = [
-            (2 * ell + 1) * len(paths) for ell, paths in enumerate(by_first)
-        ]
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # models saved before the coupling constants were left out of the state
+        for name in ("density_matrix", "order"):
+            state_dict.pop(prefix + name, None)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(
         self,
@@ -265,26 +264,20 @@ class GauntTriplets(torch.nn.Module):
         n_batch = n_centers * n_channels
         matrices = coupled.reshape(n_batch, -1).split(self.coupled_sizes, dim=1)
         seconds = _by_center(second, n_centers, n).split(self.ell_sizes, dim=2)
-        partial: List[torch.Tensor] = []
-        for ell, matrix in enumerate(matrices):
-            # (centre c, rows, m_2) @ (centre c, m_2, j')
-            n_m = 2 * ell + 1
-            partial.append(
-                matrix.unflatten(1, [-1, n_m]) @ seconds[ell].transpose(1, 2)
-            )
-        partner = torch.cat(partial, dim=1).index_select(1, self.order)
-        partners = partner.split(self.first_sizes, dim=1)
-
         firsts = _by_center(first, n_centers, n).split(self.ell_sizes, dim=2)
         even: List[torch.Tensor] = []
         odd: List[torch.Tensor] = []
-        for ell, columns in enumerate(partners):
+        for block, matrix in enumerate(matrices):
+            ell_1, ell_2 = self.blocks[block]
+            n_paths = self.n_paths_of_block[block]
+            # (centre c, (m_1, p), m_2) @ (centre c, m_2, j')
+            partner = matrix.reshape(n_batch, -1, 2 * ell_2 + 1) @ seconds[
+                ell_2
+            ].transpose(1, 2)
             # (centre c, j, m_1) @ (centre c, m_1, (p, j'))
-            n_paths = self.n_paths_of_group[ell]
-            columns = columns.reshape(n_batch, 2 * ell + 1, n_paths * n)
-            product = firsts[ell] @ columns
+            product = firsts[ell_1] @ partner.reshape(n_batch, 2 * ell_1 + 1, -1)
             product = product.reshape(n_centers, n_channels, n, n_paths, n)
-            n_even = self.n_even_of_group[ell]
+            n_even = self.n_even_of_block[block]
             parts = product.split([n_even, n_paths - n_even], dim=3)
             even.append(parts[0])
             odd.append(parts[1])
