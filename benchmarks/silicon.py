@@ -32,6 +32,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Tuple
 
 import numpy as np
 
@@ -287,11 +288,46 @@ def _time_si512(calculator, repeats=3) -> dict:
     return {"si512_seconds": float(np.median(times)), "load": os.getloadavg()[0]}
 
 
+def _test_errors(calculator, test) -> Tuple[dict, np.ndarray, np.ndarray]:
+    """Errors on the test structures, and the (reference, predicted) energies per
+    atom and force components."""
+    energies, forces = [], []
+    for atoms in test:
+        reference = (atoms.get_potential_energy(), atoms.get_forces())
+        atoms = atoms.copy()
+        atoms.calc = calculator
+        n = len(atoms)
+        energies.append((reference[0] / n, atoms.get_potential_energy() / n))
+        forces.append(np.stack([reference[1], atoms.get_forces()], axis=-1))
+    energies = np.array(energies)
+    forces = np.concatenate(forces).reshape(-1, 2)
+    e_error = energies[:, 1] - energies[:, 0]
+    f_error = forces[:, 1] - forces[:, 0]
+    errors = {
+        "energy_mae_mev_atom": 1000 * float(np.mean(np.abs(e_error))),
+        "energy_rmse_mev_atom": 1000 * float(np.sqrt(np.mean(e_error**2))),
+        "forces_mae_mev_a": 1000 * float(np.mean(np.abs(f_error))),
+        "forces_rmse_mev_a": 1000 * float(np.sqrt(np.mean(f_error**2))),
+    }
+    return errors, energies, forces
+
+
+def _diamond_curve(calculator) -> dict:
+    import ase.build
+
+    curve = []
+    for a in LATTICE:
+        atoms = ase.build.bulk("Si", "diamond", a=a)
+        atoms.calc = calculator
+        curve.append((atoms.get_volume() / 2, atoms.get_potential_energy() / 2))
+    curve = np.array(curve)
+    return {"eos": _fit_eos(curve[:, 0], curve[:, 1]), "curve": curve.tolist()}
+
+
 def evaluate(folder: Path, timing: bool = False, again: bool = False):
     """Test errors, parity data and the energy-volume curve of every finished run
-    not evaluated yet; with ``timing``, energy + forces on Si-512 too (run it on an
-    idle machine)."""
-    import ase.build
+    not evaluated yet (``again``: of every finished run); with ``timing``, energy +
+    forces on Si-512 of the runs not timed yet (run it on an idle machine)."""
     import ase.io
     import torch
 
@@ -299,46 +335,24 @@ def evaluate(folder: Path, timing: bool = False, again: bool = False):
     test = ase.io.read(_data(folder) / "test.xyz", ":")
     for run in sorted(p.parent for p in folder.glob("*/run.json")):
         record = json.loads((run / "run.json").read_text())
-        previous = record.get("evaluation", {})
-        if not record.get("done") or (
-            previous and not again and (not timing or "si512_seconds" in previous)
-        ):
+        result = record.get("evaluation", {})
+        errors = again or not result
+        time_it = timing and (again or "si512_seconds" not in result)
+        if not record.get("done") or not (errors or time_it):
             continue
         calculator = _calculator(run / "model.pt")
-        energies, forces = [], []
-        for atoms in test:
-            reference = (atoms.get_potential_energy(), atoms.get_forces())
-            atoms = atoms.copy()
-            atoms.calc = calculator
-            n = len(atoms)
-            energies.append((reference[0] / n, atoms.get_potential_energy() / n))
-            forces.append(np.stack([reference[1], atoms.get_forces()], axis=-1))
-        energies = np.array(energies)
-        forces = np.concatenate(forces).reshape(-1, 2)
-        e_error = energies[:, 1] - energies[:, 0]
-        f_error = forces[:, 1] - forces[:, 0]
-        curve = []
-        for a in LATTICE:
-            atoms = ase.build.bulk("Si", "diamond", a=a)
-            atoms.calc = calculator
-            curve.append((atoms.get_volume() / 2, atoms.get_potential_energy() / 2))
-        curve = np.array(curve)
-        result = {
-            "energy_mae_mev_atom": 1000 * float(np.mean(np.abs(e_error))),
-            "energy_rmse_mev_atom": 1000 * float(np.sqrt(np.mean(e_error**2))),
-            "forces_mae_mev_a": 1000 * float(np.mean(np.abs(f_error))),
-            "forces_rmse_mev_a": 1000 * float(np.sqrt(np.mean(f_error**2))),
-            "eos": _fit_eos(curve[:, 0], curve[:, 1]),
-            "curve": curve.tolist(),
-        }
-        if timing:
+        if errors:
+            result, energies, forces = _test_errors(calculator, test)
+            result.update(_diamond_curve(calculator))
+            np.savez_compressed(run / "parity.npz", energies=energies, forces=forces)
+        if time_it:
             result.update(_time_si512(calculator))
-        np.savez_compressed(run / "parity.npz", energies=energies, forces=forces)
-        record = _record(run, evaluation=result)
+        _record(run, evaluation=result)
         print(
             f"{run.name}: E {result['energy_rmse_mev_atom']:.1f} meV/atom, "
             f"F {result['forces_rmse_mev_a']:.1f} meV/Å, "
-            f"B {result['eos']['bulk_modulus_gpa']:.1f} GPa"
+            f"B {result['eos']['bulk_modulus_gpa']:.1f} GPa, "
+            f"Si-512 {result.get('si512_seconds', float('nan')):.3f} s"
         )
     frames = []
     for part in ("train", "val", "test"):
