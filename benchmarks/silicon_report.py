@@ -86,19 +86,20 @@ def markdown(result: dict) -> str:
         "",
         "## Diamond silicon: energy–volume curve",
         "",
-        "| model | train size | V0 (Å³/atom) | B (GPa) |",
-        "|---|---|---|---|",
+        "| model | train size | V0 (Å³/atom) | E0 (eV/atom) | B (GPa) |",
+        "|---|---|---|---|---|",
     ]
     dft = result["diamond_dft_eos"]
     if dft is not None:
         lines.append(
             f"| DFT (the data set's {len(result['diamond_dft_points'])} diamond "
-            f"structures) | – | {dft['v0']:.2f} | {dft['bulk_modulus_gpa']:.0f} |"
+            f"structures) | – | {dft['v0']:.2f} | {dft['e0']:.3f} "
+            f"| {dft['bulk_modulus_gpa']:.0f} |"
         )
     for run in result["runs"]:
         lines.append(
             f"| {LABELS[run['model']]} | {run['size']} | {run['eos']['v0']:.2f} "
-            f"| {run['eos']['bulk_modulus_gpa']:.0f} |"
+            f"| {run['eos']['e0']:.3f} | {run['eos']['bulk_modulus_gpa']:.0f} |"
         )
     lines += [
         "",
@@ -153,7 +154,7 @@ def plot_md(result: dict, path: Path):
 
 def plot(result: dict, folder: Path, path: Path):
     from matplotlib.figure import Figure
-    from matplotlib.ticker import ScalarFormatter
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
 
     figure = Figure(figsize=(13, 8), layout="constrained")
     axes = figure.subplots(2, 3)
@@ -202,17 +203,33 @@ def plot(result: dict, folder: Path, path: Path):
         axis.set(xscale="log", yscale="log", xlabel="training structures", ylabel=unit)
         axis.yaxis.set_major_formatter(ScalarFormatter())
         axis.yaxis.set_minor_formatter(ScalarFormatter())
+        sizes = sorted({r["size"] for r in runs})
+        axis.set_xticks(sizes, [str(size) for size in sizes])
+        axis.xaxis.set_minor_formatter(NullFormatter())
         axis.set_title("learning curves (test set)")
         axis.legend()
     axis = axes[0, 2]
     for model, run in full.items():
-        curve = np.array(run["curve"])
-        axis.plot(*curve.T, "-", color=COLORS[model], label=LABELS[model])
-    if result["diamond_dft_points"]:
-        points = np.array(result["diamond_dft_points"])
-        axis.plot(*points.T, "ko", markersize=4, label="DFT (data set)")
-    axis.set(xlabel="volume (Å³/atom)", ylabel="energy (eV/atom)")
-    axis.set_title("diamond Si")
+        volumes, energies = np.array(run["curve"]).T
+        axis.plot(
+            volumes,
+            1000 * (energies - run["eos"]["e0"]),
+            "-",
+            color=COLORS[model],
+            label=LABELS[model],
+        )
+    dft = result["diamond_dft_eos"]
+    if result["diamond_dft_points"] and dft is not None:
+        volumes, energies = np.array(result["diamond_dft_points"]).T
+        axis.plot(
+            volumes,
+            1000 * (energies - dft["e0"]),
+            "ko",
+            markersize=4,
+            label="DFT (data set)",
+        )
+    axis.set(xlabel="volume (Å³/atom)", ylabel="energy − fitted minimum (meV/atom)")
+    axis.set_title("diamond Si, from each fitted minimum")
     axis.legend()
     axis = axes[1, 2]
     timed = [r for r in full.values() if r.get("si512_seconds") is not None]
