@@ -251,7 +251,11 @@ def _fit_eos(volumes, energies) -> dict:
     from ase.eos import EquationOfState
     from ase.units import GPa
 
-    v0, e0, b = EquationOfState(volumes, energies, eos="birchmurnaghan").fit()
+    try:
+        v0, e0, b = EquationOfState(volumes, energies, eos="birchmurnaghan").fit()
+    except (RuntimeError, ValueError):
+        # no minimum that the equation of state fits: reported as missing
+        return None
     return {"v0": float(v0), "e0": float(e0), "bulk_modulus_gpa": float(b / GPa)}
 
 
@@ -351,7 +355,7 @@ def evaluate(folder: Path, timing: bool = False, again: bool = False):
         print(
             f"{run.name}: E {result['energy_rmse_mev_atom']:.1f} meV/atom, "
             f"F {result['forces_rmse_mev_a']:.1f} meV/Å, "
-            f"B {result['eos']['bulk_modulus_gpa']:.1f} GPa, "
+            f"B {(result['eos'] or {}).get('bulk_modulus_gpa', float('nan')):.1f} GPa, "
             f"Si-512 {result.get('si512_seconds', float('nan')):.3f} s"
         )
     frames = []

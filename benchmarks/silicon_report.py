@@ -97,9 +97,16 @@ def markdown(result: dict) -> str:
             f"| {dft['bulk_modulus_gpa']:.0f} |"
         )
     for run in result["runs"]:
+        eos = run["eos"]
+        if eos is None:
+            lines.append(
+                f"| {LABELS[run['model']]} | {run['size']} | no minimum fitted "
+                "| – | – |"
+            )
+            continue
         lines.append(
-            f"| {LABELS[run['model']]} | {run['size']} | {run['eos']['v0']:.2f} "
-            f"| {run['eos']['e0']:.3f} | {run['eos']['bulk_modulus_gpa']:.0f} |"
+            f"| {LABELS[run['model']]} | {run['size']} | {eos['v0']:.2f} "
+            f"| {eos['e0']:.3f} | {eos['bulk_modulus_gpa']:.0f} |"
         )
     lines += [
         "",
@@ -211,9 +218,10 @@ def plot(result: dict, folder: Path, path: Path):
     axis = axes[0, 2]
     for model, run in full.items():
         volumes, energies = np.array(run["curve"]).T
+        minimum = energies.min() if run["eos"] is None else run["eos"]["e0"]
         axis.plot(
             volumes,
-            1000 * (energies - run["eos"]["e0"]),
+            1000 * (energies - minimum),
             "-",
             color=COLORS[model],
             label=LABELS[model],

@@ -120,7 +120,9 @@ def test_report_tables(silicon, tmp_path):
         "diamond_dft_points": [[20.4, -5.42]],
         "diamond_dft_eos": None,
     }
+    result["runs"].append({**result["runs"][0], "size": 1500, "eos": None, "md": {}})
     text = report.markdown(result)
+    assert "| PET | 1500 | no minimum fitted | – | – |" in text
     assert "| PET | 500 | 5 | 5.2 | 3 | 1.0 | 2.0 | 30.0 | 40.0 | – |" in text
     assert "| PET | 500 | 300 | 10.0 | 301 | 2.10 | yes | 0.010 | 0.100 |" in text
     report.plot_md(result, tmp_path / "md.png")
