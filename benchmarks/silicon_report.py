@@ -117,7 +117,7 @@ def markdown(result: dict) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for run in result["runs"]:
-        for md in run["md"].values():
+        for md in sorted(run["md"].values(), key=lambda md: md["temperature_k"]):
             lines.append(
                 f"| {LABELS[run['model']]} | {run['size']} "
                 f"| {md['temperature_k']:.0f} | {md['picoseconds']:.1f} "
