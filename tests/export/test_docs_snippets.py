@@ -105,3 +105,50 @@ def test_snippet_blocks_are_found():
     here, not silently)."""
     assert len(python_blocks("howto/ase.rst")) == 2
     assert any("MetatomicCalculator" in b for b in python_blocks("results.rst"))
+
+
+# appended to the silicon snippet: float32 forces against central differences with a
+# step large enough for float32 energies, and the energy per atom
+SILICON_CHECK = r"""
+import json, sys
+import numpy as np
+
+_delta = 1e-2
+_worst = 0.0
+for _atom in (0, 7):
+    for _direction in range(3):
+        _energies = []
+        for _sign in (1, -1):
+            _moved = atoms.copy()
+            _moved.positions[_atom, _direction] += _sign * _delta
+            _moved.calc = atoms.calc
+            _energies.append(_moved.get_potential_energy())
+        _fd = -(_energies[0] - _energies[1]) / (2 * _delta)
+        _worst = max(_worst, abs(forces[_atom, _direction] - _fd))
+json.dump(
+    {
+        "per_atom": energy / len(atoms),
+        "force_error": _worst / float(np.abs(forces).max()),
+        "net_force": float(np.abs(forces.sum(axis=0)).max()),
+        "modules": sorted(
+            name for name in sys.modules
+            if name.split(".")[0] in ("tricenter", "sphericart")
+        ),
+    },
+    sys.stdout,
+)
+"""
+
+
+def test_silicon_snippet(record_property):
+    """The shipped silicon potential, as ``silicon.rst`` loads it, from the
+    repository root: a diamond cell near the data set's diamond energy, forces
+    that are the gradient of the energy."""
+    pytest.importorskip("metatomic_ase", reason="metatomic-ase is not installed")
+    (snippet,) = [b for b in python_blocks("silicon.rst") if "si-triplet.pt" in b]
+    result = run_snippet(snippet, SILICON_CHECK, REPOSITORY)
+    record_property("silicon_snippet_forces_fd", result["force_error"])
+    # the data set's diamond silicon: -5.425 eV/atom
+    assert abs(result["per_atom"] + 5.425) < 0.1
+    assert result["force_error"] < 2e-2
+    assert result["net_force"] < 1e-3
