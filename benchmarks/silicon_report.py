@@ -34,7 +34,12 @@ def collect(folder: Path) -> dict:
                 "training_minutes": record["seconds"] / 60,
                 "epochs": _epochs(path.parent),
                 "exit": record["exit"],
-                "options": record.get("options"),
+                # the run's options, with paths relative to the comparison's folder
+                "options": json.loads(
+                    json.dumps(record.get("options")).replace(
+                        str(folder.resolve()) + "/", ""
+                    )
+                ),
                 "md": record.get("md", {}),
                 **record["evaluation"],
             }
