@@ -113,13 +113,22 @@ def _record(run: Path, **values):
     return record
 
 
-def train(folder: Path, model: str, size: int, minutes: float, epochs=None):
-    """Train one model on ``size`` structures within ``minutes`` of wall-clock."""
+def train(
+    folder: Path, model: str, size: int, minutes: float, epochs=None, frame_radius=None
+):
+    """Train one model on ``size`` structures within ``minutes`` of wall-clock;
+    ``frame_radius`` sets the tricenter potential's frame cutoff (a variant, in its
+    own folder ``triplet-rfR-size``)."""
     import yaml
 
-    run = (folder / f"{model}-{size}").resolve()
+    if frame_radius is not None and model != "triplet":
+        raise ValueError("--frame-radius applies to the tricenter potential only")
+    name = model if frame_radius is None else f"{model}-rf{frame_radius:g}"
+    run = (folder / f"{name}-{size}").resolve()
     run.mkdir(parents=True, exist_ok=True)
-    record = _record(run, model=model, size=size, budget_minutes=minutes)
+    record = _record(
+        run, model=model, size=size, budget_minutes=minutes, frame_radius=frame_radius
+    )
     spent = record.get("seconds", 0.0)
     if record.get("done"):
         print(f"{run} is done")
@@ -130,7 +139,7 @@ def train(folder: Path, model: str, size: int, minutes: float, epochs=None):
         options.pop("test_set")
         options.update(
             {
-                "model": {"type": "potential"},
+                "model": {"type": "potential", "hypers": _hypers(frame_radius)},
                 "training": {
                     "epochs": 100000,
                     "batch_size": 16,
@@ -192,6 +201,16 @@ def train(folder: Path, model: str, size: int, minutes: float, epochs=None):
         options=yaml.safe_load((run / "options.yaml").read_text()),
     )
     print(json.dumps(_record(run), indent=1))
+
+
+def _hypers(frame_radius) -> dict:
+    """The default potential's hypers, with ``frame_radius`` when given."""
+    from tricenter.models.build import default_options
+
+    hypers = default_options("potential")["hypers"]
+    if frame_radius is not None:
+        hypers["frame_cutoff"]["radius"] = float(frame_radius)
+    return hypers
 
 
 def _export_triplet(run: Path):
@@ -504,6 +523,9 @@ def main(argv=None):
     step.add_argument("--size", type=int, choices=SIZES, required=True)
     step.add_argument("--minutes", type=float, default=None)
     step.add_argument("--epochs", type=int, default=None, help="metatrain epochs")
+    step.add_argument(
+        "--frame-radius", type=float, default=None, help="tricenter potential's r_f"
+    )
     step = steps.add_parser("evaluate", help="test errors and checks of every run")
     step.add_argument("folder", type=Path)
     step.add_argument("--time", action="store_true", help="time Si-512 (idle!)")
@@ -523,7 +545,17 @@ def main(argv=None):
         prepare(args.folder)
     elif args.step == "train":
         minutes = budget_minutes(args.size) if args.minutes is None else args.minutes
-        train(args.folder, args.model, args.size, minutes, args.epochs)
+        try:
+            train(
+                args.folder,
+                args.model,
+                args.size,
+                minutes,
+                args.epochs,
+                args.frame_radius,
+            )
+        except ValueError as error:
+            parser.error(str(error))
     elif args.step == "md":
         md(args.folder, args.model, args.size, args.temperature, args.ps, args.timestep)
     elif args.step == "evaluate":

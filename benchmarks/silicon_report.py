@@ -6,9 +6,13 @@ from pathlib import Path
 
 import numpy as np
 
+from tricenter.models.build import default_options
+
 
 LABELS = {"triplet": "tricenter potential", "soap-bpnn": "SOAP-BPNN", "pet": "PET"}
 COLORS = {"triplet": "C3", "soap-bpnn": "C0", "pet": "C2"}
+#: the tricenter potential's default frame radius (Å)
+DEFAULT_FRAME_RADIUS = default_options("potential")["hypers"]["frame_cutoff"]["radius"]
 
 
 def _epochs(run: Path) -> int:
@@ -41,6 +45,8 @@ def collect(folder: Path) -> dict:
                     )
                 ),
                 "md": record.get("md", {}),
+                # a variant of the tricenter potential with another frame radius
+                "frame_radius": record.get("frame_radius"),
                 **record["evaluation"],
             }
         )
@@ -75,7 +81,7 @@ def markdown(result: dict) -> str:
         " F MAE | F RMSE | Si-512 E+F (s) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for run in result["runs"]:
+    for run in _main(result):
         lines.append(
             f"| {LABELS[run['model']]} | {run['size']} | {run['budget_minutes']:.0f} "
             f"| {run['training_minutes']:.1f} | {run['epochs']} "
@@ -101,7 +107,7 @@ def markdown(result: dict) -> str:
             f"structures) | – | {dft['v0']:.2f} | {dft['e0']:.3f} "
             f"| {dft['bulk_modulus_gpa']:.0f} |"
         )
-    for run in result["runs"]:
+    for run in _main(result):
         eos = run["eos"]
         if eos is None:
             lines.append(
@@ -121,7 +127,7 @@ def markdown(result: dict) -> str:
         " NVE drift (meV/atom/ps) | s/step |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    for run in result["runs"]:
+    for run in _main(result):
         for md in sorted(run["md"].values(), key=lambda md: md["temperature_k"]):
             lines.append(
                 f"| {LABELS[run['model']]} | {run['size']} "
@@ -130,7 +136,37 @@ def markdown(result: dict) -> str:
                 f"| {'yes' if md['stable'] else 'no'} "
                 f"| {md['nve_drift_mev_atom_ps']:.3f} | {md['seconds_per_step']:.3f} |"
             )
+    variants = [r for r in result["runs"] if r["frame_radius"] is not None]
+    if variants:
+        sizes = {r["size"] for r in variants}
+        rows = variants + [
+            r for r in _main(result) if r["model"] == "triplet" and r["size"] in sizes
+        ]
+        rows.sort(key=lambda r: (r["size"], r["frame_radius"] or DEFAULT_FRAME_RADIUS))
+        lines += [
+            "",
+            "## Frame radius of the tricenter potential",
+            "",
+            "The same budget and data, another frame radius r_f (the tagged "
+            "neighbours' cutoff; the density keeps 4.5 Å).",
+            "",
+            "| r_f (Å) | train size | epochs | E RMSE | F RMSE | Si-512 E+F (s) |",
+            "|---|---|---|---|---|---|",
+        ]
+        for run in rows:
+            radius = run["frame_radius"] or DEFAULT_FRAME_RADIUS
+            lines.append(
+                f"| {radius:.1f} | {run['size']} | {run['epochs']} "
+                f"| {_number(run['energy_rmse_mev_atom'])} "
+                f"| {_number(run['forces_rmse_mev_a'])} "
+                f"| {_number(run.get('si512_seconds'), 3)} |"
+            )
     return "\n".join(lines) + "\n"
+
+
+def _main(result: dict) -> list:
+    """The runs of the comparison proper (no frame-radius variants)."""
+    return [r for r in result["runs"] if r["frame_radius"] is None]
 
 
 def plot_md(result: dict, path: Path):
@@ -146,7 +182,7 @@ def plot_md(result: dict, path: Path):
     figure = Figure(figsize=(5 * len(temperatures), 4), layout="constrained")
     axes = np.atleast_1d(figure.subplots(1, len(temperatures)))
     for axis, temperature in zip(axes, temperatures):
-        for run in result["runs"]:
+        for run in _main(result):
             md = run["md"].get(temperature)
             if md is None or not md["rdf"][0]:
                 continue
@@ -170,7 +206,7 @@ def plot(result: dict, folder: Path, path: Path):
 
     figure = Figure(figsize=(13, 8), layout="constrained")
     axes = figure.subplots(2, 3)
-    runs = result["runs"]
+    runs = _main(result)
     full = {}
     for run in runs:
         if run["size"] >= full.get(run["model"], {"size": 0})["size"]:

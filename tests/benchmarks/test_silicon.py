@@ -114,6 +114,7 @@ def test_report_tables(silicon, tmp_path):
                 "epochs": 3,
                 "exit": "timeout",
                 "md": {"300": md},
+                "frame_radius": None,
                 **evaluation,
             }
         ],
@@ -125,5 +126,14 @@ def test_report_tables(silicon, tmp_path):
     assert "| PET | 1500 | no minimum fitted | – | – |" in text
     assert "| PET | 500 | 5 | 5.2 | 3 | 1.0 | 2.0 | 30.0 | 40.0 | – |" in text
     assert "| PET | 500 | 300 | 10.0 | 301 | 2.10 | yes | 0.010 | 0.100 |" in text
+    # frame-radius variants of the potential: in their own table only
+    triplet = {**result["runs"][0], "model": "triplet", "md": {}}
+    result["runs"] += [triplet, {**triplet, "frame_radius": 4.0, "epochs": 2}]
+    text = report.markdown(result)
+    # the default potential in the main and the energy-volume tables, not its variant
+    assert text.count("| tricenter potential | 500 |") == 2
+    assert "| tricenter potential | 500 | 5 | 5.2 | 2 |" not in text
+    assert "| 3.0 | 500 | 3 | 2.0 | 40.0 | – |" in text
+    assert "| 4.0 | 500 | 2 | 2.0 | 40.0 | – |" in text
     report.plot_md(result, tmp_path / "md.png")
     assert (tmp_path / "md.png").read_bytes()[:4] == b"\x89PNG"
