@@ -9,6 +9,7 @@ torch.nn.Module`` with the tricenter energy-model interface (what
 :py:data:`TRICENTER`, or name any importable one as ``package.module:function``.
 """
 
+import copy
 import importlib
 from pathlib import Path
 from typing import Callable, Dict, List
@@ -17,6 +18,19 @@ import ase
 import ase.build
 import numpy as np
 import torch
+
+
+def _hypers(cutoff: float, max_angular: int, max_radial: int) -> dict:
+    """The potential's default hypers (Gaussian and ShiftedCosine widths 0.5 Å),
+    with the density cutoff and the basis set."""
+    from tricenter.models.potential import POTENTIAL_HYPERS
+
+    hypers = copy.deepcopy(POTENTIAL_HYPERS)
+    hypers["cutoff"]["radius"] = cutoff
+    hypers["frame_cutoff"]["radius"] = min(hypers["frame_cutoff"]["radius"], cutoff)
+    hypers["basis"]["max_angular"] = max_angular
+    hypers["basis"]["radial"]["max_radial"] = max_radial
+    return hypers
 
 
 def triplet_energy(
@@ -30,18 +44,8 @@ def triplet_energy(
     ``encoder_hidden=[128, 128]``, Gaussian and ShiftedCosine widths 0.5 Å."""
     from tricenter.models import TripletEnergyModel
 
-    hypers = {
-        "cutoff": {
-            "radius": cutoff,
-            "smoothing": {"type": "ShiftedCosine", "width": 0.5},
-        },
-        "density": {"type": "Gaussian", "width": 0.5, "center_atom_weight": 0.0},
-        "basis": {
-            "type": "TensorProduct",
-            "max_angular": max_angular,
-            "radial": {"type": "Gto", "max_radial": max_radial},
-        },
-    }
+    hypers = _hypers(cutoff, max_angular, max_radial)
+    del hypers["frame_cutoff"]
     torch.manual_seed(0)
     model = TripletEnergyModel(
         hypers, atomic_types, latent=128, encoder_hidden=[128, 128]
@@ -59,18 +63,12 @@ def potential(
     """An untrained :py:class:`tricenter.models.TripletPotential` at its default
     hyper-parameters (frame radius 3.0 Å), with the density cutoff set to
     ``cutoff``."""
-    import copy
-
     from tricenter.models import TripletPotential
-    from tricenter.models.potential import POTENTIAL_HYPERS
 
-    hypers = copy.deepcopy(POTENTIAL_HYPERS)
-    hypers["cutoff"]["radius"] = cutoff
-    hypers["frame_cutoff"]["radius"] = min(hypers["frame_cutoff"]["radius"], cutoff)
-    hypers["basis"]["max_angular"] = max_angular
-    hypers["basis"]["radial"]["max_radial"] = max_radial
     torch.manual_seed(0)
-    return TripletPotential(hypers, atomic_types).to(dtype)
+    return TripletPotential(_hypers(cutoff, max_angular, max_radial), atomic_types).to(
+        dtype
+    )
 
 
 #: tricenter potentials that ``--tricenter`` can name

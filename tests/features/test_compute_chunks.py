@@ -3,24 +3,16 @@ time, each chunk bounded and owning its memory."""
 
 import ase
 import metatensor.torch as mts
-import numpy as np
 import pytest
 import torch
 
 from tricenter import TripletFeatures
 
-from ..helpers import HYPERS
+from ..helpers import HYPERS, molecule_and_cell
 
 
 def _frames():
-    rng = np.random.default_rng(7)
-    molecule = ase.Atoms("CH3OH", positions=1.2 * rng.normal(size=(6, 3)))
-    periodic = ase.Atoms(
-        "CO",
-        positions=[[0.1, 0.2, 0.0], [1.2, 0.8, 0.9]],
-        cell=[[2.7, 0.2, 0.0], [0.3, 2.9, 0.1], [0.1, 0.4, 3.1]],
-        pbc=True,
-    )
+    molecule, periodic = molecule_and_cell(7)
     far = ase.Atoms("CO", positions=[[0, 0, 0], [9, 0, 0]])
     return [molecule, periodic, far, molecule]
 

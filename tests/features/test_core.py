@@ -1,8 +1,6 @@
 """TripletCore: plain tensors in and out, eager and TorchScript, both dtypes, the
 same values as the metatensor calculator."""
 
-import ase
-import numpy as np
 import pytest
 import torch
 
@@ -12,7 +10,7 @@ from tricenter.features.core import Expansions, TripletCore
 from tricenter.features.hypers import parse_hypers
 from tricenter.features.neighbors import gather_pairs, systems_with_neighbors
 
-from ..helpers import HYPERS
+from ..helpers import HYPERS, molecule_and_cell
 
 
 TYPES = [1, 6, 8]
@@ -24,15 +22,7 @@ def core():
 
 
 def _frames():
-    rng = np.random.default_rng(3)
-    molecule = ase.Atoms("CH3OH", positions=1.2 * rng.normal(size=(6, 3)))
-    periodic = ase.Atoms(
-        "CO",
-        positions=[[0.1, 0.2, 0.0], [1.2, 0.8, 0.9]],
-        cell=[[2.7, 0.2, 0.0], [0.3, 2.9, 0.1], [0.1, 0.4, 3.1]],
-        pbc=True,
-    )
-    return [molecule, periodic]
+    return molecule_and_cell(3)
 
 
 def _pairs(core, dtype=torch.float64):
