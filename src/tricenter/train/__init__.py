@@ -5,6 +5,7 @@
 - :py:mod:`~tricenter.train.data`: labelled structures, splits and batches of pairs;
 - :py:mod:`~tricenter.train.loop`: the optimisation loop, resumable;
 - :py:mod:`~tricenter.train.energy`: energies, forces and losses of energy models;
+- :py:mod:`~tricenter.train.finetune`: starting from a trained model;
 - :py:mod:`~tricenter.train.run`: :py:func:`train` and ``tricenter train``.
 """
 

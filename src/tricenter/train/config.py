@@ -178,6 +178,27 @@ class OptimConfig:
 
 
 @dataclass
+class FineTuneConfig:
+    """Start from a trained model (see :py:mod:`tricenter.train.finetune`).
+
+    :param checkpoint: the trained model: a ``model.pt`` written by ``tricenter
+        train``, or the output folder that holds it; its architecture, atomic types
+        and input scales are kept (leave the ``model`` section out)
+    :param fresh_heads: re-initialise the per-type energy heads
+    :param freeze: parameters kept fixed: names or prefixes up to a dot (e.g.
+        ``encoder`` for the triplet model, ``phi`` or ``pair_projection`` for the
+        potential)
+    :param refit_baseline: move the per-type energy shifts to the new data's
+        reference energies before training
+    """
+
+    checkpoint: str = ""
+    fresh_heads: bool = False
+    freeze: List[str] = field(default_factory=list)
+    refit_baseline: bool = True
+
+
+@dataclass
 class Config:
     """A complete training configuration (the YAML file of ``tricenter train``).
 
@@ -191,6 +212,8 @@ class Config:
     :param training: see :py:class:`OptimConfig`
     :param output: output directory (checkpoints, log, plots, model)
     :param resume: continue from ``output/checkpoint.pt`` when it exists
+    :param fine_tune: start from a trained model (see :py:class:`FineTuneConfig`);
+        ``None``: from a freshly initialised one
     """
 
     data: DataConfig = field(default_factory=DataConfig)
@@ -201,6 +224,7 @@ class Config:
     training: OptimConfig = field(default_factory=OptimConfig)
     output: str = "tricenter-train"
     resume: bool = True
+    fine_tune: Optional[FineTuneConfig] = None
 
 
 _SECTIONS = {
@@ -210,6 +234,7 @@ _SECTIONS = {
     "model": ModelConfig,
     "split": SplitConfig,
     "training": OptimConfig,
+    "fine_tune": FineTuneConfig,
 }
 
 
@@ -275,15 +300,20 @@ def parse_config(values: dict) -> Config:
     if not isinstance(values, dict):
         raise ValueError(
             "the configuration must be a mapping of sections (data, model, split, "
-            f"training, output, resume), got {type(values).__name__}"
+            f"training, output, resume, fine_tune), got {type(values).__name__}"
         )
     values = from_metatrain(values)
+    if values.get("fine_tune") is not None and "model" in values:
+        raise ValueError(
+            "a fine-tuning run keeps the architecture of its checkpoint: leave out "
+            "the 'model' section, or the 'fine_tune' section to train a new model"
+        )
     names = [f.name for f in dataclasses.fields(Config)]
     kwargs = {}
     for name, value in values.items():
         if name not in names:
             raise _unknown_key(name, names, "the configuration")
-        if name in ("validation", "test") and value is None:
+        if name in ("validation", "test", "fine_tune") and value is None:
             kwargs[name] = None
         elif name in _SECTIONS:
             kwargs[name] = _build(_SECTIONS[name], value, name)
@@ -351,6 +381,8 @@ def _validate_data(data: DataConfig, section: str):
 
 def _validate(config: Config):
     _validate_data(config.data, "data")
+    if config.fine_tune is not None and not config.fine_tune.checkpoint:
+        raise ValueError("'fine_tune.checkpoint' is required")
     for part, fraction in (("validation", "val"), ("test", "test")):
         if getattr(config, part) is None:
             continue

@@ -63,14 +63,12 @@ def predict_energies(
     return energies, result
 
 
-def fit_energy_scales(model, energies: np.ndarray, frames: list, atoms) -> None:
-    """Set a model's per-type energy shifts (least squares on the counts of centre
-    types) and its energy scale (std of the residual per centre) from training
-    data.
+def type_counts(model, frames: list, atoms) -> np.ndarray:
+    """``(n_frames, n_types)`` number of described centres of each of the model's
+    types in each frame.
 
-    :param model: an energy model with ``energy_shift`` and ``energy_scale``
-    :param energies: ``(n_frames,)`` training energies
-    :param frames: the training structures
+    :param model: an energy model (it knows its ``atomic_types``)
+    :param frames: the structures
     :param atoms: atom indices described in each frame (``None``: all)
     :raises ValueError: when a frame holds an element the model does not know
     """
@@ -87,6 +85,21 @@ def fit_energy_scales(model, energies: np.ndarray, frames: list, atoms) -> None:
                 f"{', '.join(ase.data.chemical_symbols[t] for t in types)}"
             )
         counts[i] = (np.asarray(numbers)[:, None] == np.asarray(types)).sum(0)
+    return counts
+
+
+def fit_energy_scales(model, energies: np.ndarray, frames: list, atoms) -> None:
+    """Set a model's per-type energy shifts (least squares on the counts of centre
+    types) and its energy scale (std of the residual per centre) from training
+    data.
+
+    :param model: an energy model with ``energy_shift`` and ``energy_scale``
+    :param energies: ``(n_frames,)`` training energies
+    :param frames: the training structures
+    :param atoms: atom indices described in each frame (``None``: all)
+    :raises ValueError: when a frame holds an element the model does not know
+    """
+    counts = type_counts(model, frames, atoms)
     shifts, *_ = np.linalg.lstsq(counts, energies, rcond=None)
     residual = energies - counts @ shifts
     scale = np.sqrt(np.mean(residual**2) / np.mean(counts.sum(1)))

@@ -13,6 +13,7 @@ from ..models.checkpoints import save_checkpoint
 from .config import load_config
 from .data import check_types, load_parts
 from .energy import calibrate, energy_loss, evaluate_energies, fit_energy_scales
+from .finetune import freeze, load_pretrained, refit_baseline, reset_heads
 from .loop import fit, world
 
 
@@ -32,18 +33,33 @@ def train(config) -> dict:
     dtype = DTYPES[options.dtype]
     dataset, split = load_parts(config)
     train_frames = [dataset.frames[i] for i in split["train"]]
+    pretrained = None
+    if config.fine_tune is not None:
+        pretrained, config.model = load_pretrained(config.fine_tune)
     atomic_types = config.model.atomic_types
     if atomic_types is None:
         atomic_types = sorted({int(n) for f in train_frames for n in f.numbers})
     for part, indices in split.items():
         check_types(atomic_types, dataset, indices, part)
     torch.manual_seed(options.seed)
-    model = build_model(config.model, atomic_types).to(dtype)
+    if pretrained is None:
+        model = build_model(config.model, atomic_types).to(dtype)
+    else:
+        model = pretrained.to(dtype)
     atoms = config.data.selected_atoms
     use_forces = dataset.forces is not None and options.forces_weight > 0
     systems = systems_with_neighbors(dataset.frames, model.cutoff, dtype=dtype)
-    fit_energy_scales(model, dataset.energies[split["train"]], train_frames, atoms)
-    calibrate(model, [systems[i] for i in split["train"]], atoms)
+    train_systems = [systems[i] for i in split["train"]]
+    train_energies = dataset.energies[split["train"]]
+    if config.fine_tune is None:
+        fit_energy_scales(model, train_energies, train_frames, atoms)
+        calibrate(model, train_systems, atoms)
+    else:
+        if config.fine_tune.fresh_heads:
+            reset_heads(model)
+        freeze(model, config.fine_tune.freeze)
+        if config.fine_tune.refit_baseline:
+            refit_baseline(model, train_energies, train_frames, train_systems, atoms)
 
     energies = torch.as_tensor(dataset.energies, dtype=dtype)
     forces = None
