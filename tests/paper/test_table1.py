@@ -116,6 +116,12 @@ def test_table1_end_to_end(tiny_pairs, tmp_path):
     written = json.loads((tmp_path / "table1.json").read_text())
     assert list(written["rows"]) == ROWS and written["paper"] == PAPER_TABLE1
     assert written["n_train_pairs"] == 10 and written["n_test_pairs"] == 6
+    # the epochs of each row's training are in the table
+    assert written["rows"]["B_NL"]["epochs"] == TINY.triplet_epochs
+    assert 1 <= written["rows"]["D_L"]["epochs"] <= TINY.epochs
+    b_nl = written["rows"]["B_NL"]
+    line = f"| {b_nl['mean']:.3f} | {b_nl['diff']:.3f} | {TINY.triplet_epochs} |"
+    assert line in (tmp_path / "table1.md").read_text()
     for name in ("table1.md", "table1-parity.png", "table1-latent.png"):
         assert (tmp_path / name).exists()
     assert (tmp_path / "table1-distortions.png").exists()
@@ -157,7 +163,7 @@ def test_table1_resumes_from_rows_and_checkpoints(tiny_pairs, tmp_path):
     # an interrupted run's table, from its rows alone
     (rows / "C_L.json").unlink()
     collected = collect_table1(tmp_path, prefix="partial")
-    assert collected["rows"]["C_L"] == {"mean": None, "diff": None}
+    assert collected["rows"]["C_L"] == {"mean": None, "diff": None, "epochs": None}
     assert collected["rows"]["D_L"]["mean"] == 42.0 and not collected["complete"]
     assert "| C_L | " in (tmp_path / "partial.md").read_text()
 

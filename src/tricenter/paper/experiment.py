@@ -251,6 +251,9 @@ class Experiment:
         """Store the errors and test predictions of a row."""
         result = pair_metrics(predicted, target)
         result["seconds"] = seconds
+        # epochs of the row's last training (rows on frozen latents: the head's)
+        if name in self.logs:
+            result["epochs"] = len(self.logs[name])
         np.save(self.out / "rows" / f"{name}.npy", np.asarray(predicted))
         (self.out / "rows" / f"{name}.json").write_text(json.dumps(result, indent=2))
         return result

@@ -29,17 +29,19 @@ def write_markdown(
         "the pair differences (Diff); a model that cannot tell the partners apart "
         "has Diff = 1.",
         "",
-        "| model | architecture | Mean | Diff | paper Mean | paper Diff |",
-        "|---|---|---|---|---|---|",
+        "| model | architecture | Mean | Diff | epochs | paper Mean | paper Diff |",
+        "|---|---|---|---|---|---|---|",
     ]
     for name in ROWS:
         ours = result["rows"][name]
         paper = result["paper"][name]
         label = name.replace("A_rho", "A^ρ")
         if ours["mean"] is None:
-            values = "not run | not run"
+            values = "not run | not run | "
         else:
-            values = f"{ours['mean']:.3f} | {ours['diff']:.3f}"
+            values = f"{ours['mean']:.3f} | {ours['diff']:.3f} | "
+            # rows written before the epochs were recorded have none
+            values += "" if ours.get("epochs") is None else str(ours["epochs"])
         lines.append(
             f"| {label} | {descriptions[name]} | {values} "
             f"| {paper['mean']:.3f} | {paper['diff']:.3f} |"
@@ -54,14 +56,22 @@ def write_markdown(
     path.write_text("\n".join(lines))
 
 
-def collect_table1(out, prefix: str = "table1", data: str = "", quick: bool = False):
+def collect_table1(
+    out,
+    prefix: str = "table1",
+    data: str = "",
+    quick: bool = False,
+    preset: str = "full",
+):
     """Write ``{prefix}.json`` and ``{prefix}.md`` from the rows an interrupted run
     has finished (missing rows are ``null``), without training anything.
 
     :param out: output directory of the run
     :param prefix: name of the table files
     :param data: name of the data file, for the record
-    :param quick: whether the run used the ``quick`` preset
+    :param quick: whether the run used the ``quick`` preset (same as ``preset =
+        "quick"``)
+    :param preset: the name of the run's preset in :py:data:`PRESETS`
     :return: the content of ``{prefix}.json``
     :raises FileNotFoundError: when ``out`` holds no rows
     """
@@ -71,15 +81,15 @@ def collect_table1(out, prefix: str = "table1", data: str = "", quick: bool = Fa
             f"'{out}' holds no rows of a Table 1 run (no '{out / 'rows'}'): pass the "
             "--out folder of the interrupted run"
         )
-    preset = PRESETS["quick" if quick else "full"]
+    preset = PRESETS["quick" if quick else preset]
     rows = {}
     for name in ROWS:
         path = out / "rows" / f"{name}.json"
         if path.exists():
             values = json.loads(path.read_text())
-            rows[name] = {"mean": values["mean"], "diff": values["diff"]}
+            rows[name] = {key: values.get(key) for key in ("mean", "diff", "epochs")}
         else:
-            rows[name] = {"mean": None, "diff": None}
+            rows[name] = {"mean": None, "diff": None, "epochs": None}
     result = {
         "rows": rows,
         "paper": PAPER_TABLE1,

@@ -1,12 +1,12 @@
 """Table 1 of the paper on bispectrum-degenerate B8 pairs: its ten models.
 
-``tricenter reproduce table1 --data FILE --out DIR [--quick]`` trains the ten models
-on a seeded split of the pairs (train / validation / test, partners always together;
-PCA, scales and early stopping fitted without the test pairs), and reports their
-Mean and Diff errors (:py:func:`~tricenter.paper.metrics.pair_metrics`) on the test
-pairs. Every row writes its result under ``DIR/rows`` and is skipped when run again,
-and every model trains from its checkpoint under ``DIR/models``, so an interrupted
-run resumes.
+``tricenter reproduce table1 --data FILE --out DIR [--preset NAME]`` trains the ten
+models on a seeded split of the pairs (train / validation / test, partners always
+together; PCA, scales and early stopping fitted without the test pairs), and
+reports their Mean and Diff errors (:py:func:`~tricenter.paper.metrics.pair_metrics`)
+on the test pairs. Every row writes its result under ``DIR/rows`` and is skipped when
+run again, and every model trains from its checkpoint under ``DIR/models``, so an
+interrupted run resumes.
 """
 
 import dataclasses
@@ -315,7 +315,10 @@ def run_table1(
     rows = table.run()
     test = table.targets_of("test")
     result = {
-        "rows": {k: {"mean": v["mean"], "diff": v["diff"]} for k, v in rows.items()},
+        "rows": {
+            k: {"mean": v["mean"], "diff": v["diff"], "epochs": v.get("epochs")}
+            for k, v in rows.items()
+        },
         "paper": PAPER_TABLE1,
         "n_train_pairs": int(len(table.split["train"])),
         "n_val_pairs": int(len(table.split["val"])),

@@ -1,0 +1,80 @@
+"""Pieces of ``benchmarks/b8_pretraining.py``: the pre-training pairs never hold a
+PBE validation or test structure, the configurations parse and share the PBE
+validation pairs, and a fine-tuning run starts from the pre-trained model (the
+training runs themselves take an hour and are not run here)."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from tricenter.paper.pairs import split_pairs
+from tricenter.train import parse_config
+
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "benchmarks"
+
+
+@pytest.fixture(scope="module")
+def script():
+    sys.path.insert(0, str(SCRIPTS))
+    try:
+        import b8_pretraining
+    finally:
+        sys.path.remove(str(SCRIPTS))
+    return b8_pretraining
+
+
+def test_pretraining_pairs_leave_out_the_pbe_validation_and_test_pairs(script):
+    split = split_pairs(1500, 1200, 150, 150, script.SPLIT_SEED)
+    pairs = script.pretraining_pairs(4000, split)
+    held_out = set(split["val"]) | set(split["test"])
+    assert not held_out & set(pairs["train"]) and not held_out & set(pairs["val"])
+    assert not set(pairs["train"]) & set(pairs["val"])
+    assert min(pairs["val"]) >= 1500 and len(pairs["val"]) == script.N_PRETRAIN_VAL
+    # every other pair is used: the PBE training geometries with their xTB labels
+    assert len(pairs["train"]) == 4000 - 300 - script.N_PRETRAIN_VAL
+    assert set(split["train"]) <= set(pairs["train"])
+
+
+def test_configurations(script, tmp_path):
+    (tmp_path / "pretrain").mkdir()
+    scratch = parse_config(script.run_config(tmp_path, 150, False))
+    tuned = parse_config(script.run_config(tmp_path, 150, True))
+    pretrain = parse_config(script.pretrain_config(tmp_path))
+    assert scratch.validation == tuned.validation
+    assert scratch.validation.path.endswith("pbe-val.xyz")
+    assert tuned.fine_tune.checkpoint.endswith("pretrain/model.pt")
+    assert tuned.fine_tune.refit_baseline and scratch.fine_tune is None
+    assert scratch.model.encoder_hidden == pretrain.model.encoder_hidden
+    assert pretrain.training.epochs == script.PRETRAIN_EPOCHS
+    for config in (scratch, tuned, pretrain):
+        assert config.data.selected_atoms == [0] and config.split.test == 0
+        assert config.test is None
+
+
+def test_markdown_rows(script):
+    result = {
+        "rows": {
+            "scratch-150": {
+                "size": 150,
+                "mean": 0.1,
+                "diff": 0.9,
+                "epochs": 12,
+                "seconds": 600.0,
+            },
+            "pretrained-150": {
+                "size": 150,
+                "mean": 0.05,
+                "diff": 0.5,
+                "epochs": 7,
+                "seconds": 60.0,
+            },
+        },
+        "pretraining": {"epochs": 30, "seconds": 2700.0},
+        "sizes": [150],
+    }
+    text = script.markdown(result)
+    assert "| 150 | scratch | 0.100 | 0.900 | 12 | 10 min |" in text
+    assert "| 150 | pre-trained on xTB | 0.050 | 0.500 | 7 | 1 min |" in text
+    assert "Pre-training: 30 epochs (cosine schedule), 45 min" in text
