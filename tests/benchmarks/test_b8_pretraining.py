@@ -3,26 +3,17 @@ PBE validation or test structure, the configurations parse and share the PBE
 validation pairs, and a fine-tuning run starts from the pre-trained model (the
 training runs themselves take an hour and are not run here)."""
 
-import sys
-from pathlib import Path
-
 import pytest
 
 from tricenter.paper.pairs import split_pairs
 from tricenter.train import parse_config
 
-
-SCRIPTS = Path(__file__).resolve().parents[2] / "benchmarks"
+from . import script as benchmark
 
 
 @pytest.fixture(scope="module")
 def script():
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        import b8_pretraining
-    finally:
-        sys.path.remove(str(SCRIPTS))
-    return b8_pretraining
+    return benchmark("b8_pretraining")
 
 
 def test_pretraining_pairs_leave_out_the_pbe_validation_and_test_pairs(script):

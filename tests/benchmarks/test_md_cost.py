@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from . import script
+
 
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "benchmarks" / "md_cost.py"
@@ -20,12 +22,7 @@ GOOD = "tricenter triplet-energy"
 
 
 def _models_module():
-    sys.path.insert(0, str(SCRIPT.parent))
-    try:
-        import md_cost_models
-    finally:
-        sys.path.remove(str(SCRIPT.parent))
-    return md_cost_models
+    return script("md_cost_models")
 
 
 @pytest.fixture(scope="module")

@@ -2,28 +2,18 @@
 energy-volume points, the radial distribution function, the budgets and the report
 tables (the training runs themselves take hours and are not run here)."""
 
-import sys
-from pathlib import Path
-
 import ase
 import ase.build
 import numpy as np
 import pytest
 from ase.calculators.singlepoint import SinglePointCalculator
 
-
-SCRIPTS = Path(__file__).resolve().parents[2] / "benchmarks"
+from . import script
 
 
 @pytest.fixture(scope="module")
 def silicon():
-    sys.path.insert(0, str(SCRIPTS))
-    try:
-        import silicon
-        import silicon_report
-    finally:
-        sys.path.remove(str(SCRIPTS))
-    return silicon, silicon_report
+    return script("silicon"), script("silicon_report")
 
 
 def _labelled(atoms, energy):
