@@ -135,11 +135,13 @@ class GauntTriplets(torch.nn.Module):
             b_{ij'}^{c \\ell_2 m_2}, \\quad
         T_{ijj'}^{c}[p] = \\sum_{m_1} a_{ij}^{c \\ell_1 m_1} X_{ij'}^{c}[p, m_1].
 
-    The first is one matrix product over all centres; the second and the third are
-    one batched product each per :math:`(\\ell_1, \\ell_2)`, over the tagged pairs
-    of each centre and channel. Centres are batched by their number of tagged
-    pairs, so that no block is padded. No tensor grows with
-    the number of tagged pairs times :math:`(2\\ell + 1)^2`.
+    The first is one matrix product over all centres; the second is one batched
+    product per :math:`\\ell_2` (all paths and :math:`\\ell_1` together), the third
+    one per :math:`\\ell_1`, over the tagged pairs of each centre and channel: a few
+    large products rather than one per path or per :math:`(\\ell_1, \\ell_2)`.
+    Centres are batched by their number of tagged pairs, so that no block is
+    padded. No tensor grows with the number of tagged pairs times
+    :math:`(2\\ell + 1)^2`.
 
     :param max_angular: largest angular channel
     :param parity: also compute the :math:`\\sigma = -1` paths
@@ -155,26 +157,31 @@ class GauntTriplets(torch.nn.Module):
         self.paths = even + odd
         self.n_even = len(even)
         coefficients = _coefficients(max_angular, self.paths)
-        # blocks of paths with the same (l_1, l_2), in the order of the output
-        # within each parity: a block's even paths, then its odd paths, are
-        # consecutive outputs (the paths are sorted by l_1, l_2, then l_3)
-        blocks, n_even_of_block, n_paths_of_block = [], [], []
+        # the paths of each (l_1, l_2) in output order, and the output position of
+        # each path in the order the products come out: by l_1, then l_2
         n_lm = n_ell * n_ell
+        paths_of = {
+            (ell_1, ell_2): [
+                p for p, path in enumerate(self.paths) if path[:2] == (ell_1, ell_2)
+            ]
+            for ell_1 in range(n_ell)
+            for ell_2 in range(n_ell)
+        }
+        product_order = [p for key in sorted(paths_of) for p in paths_of[key]]
+        self.register_buffer(
+            "output_order",
+            torch.tensor(np.argsort(product_order), dtype=torch.long),
+            persistent=False,
+        )
+        # Q = G d, grouped by l_2: rows (l_1, m_1, p), columns m_2, where
+        # Q[m_1, p, m_2] = sum over m_3 of G^p[m_1, m_2, m_3] d[l_3 m_3]
         columns: List[np.ndarray] = []
-        for ell_1 in range(n_ell):
-            for ell_2 in range(n_ell):
-                paths = [
-                    p
-                    for p, path in enumerate(self.paths)
-                    if path[0] == ell_1 and path[1] == ell_2
-                ]
-                if not paths:
-                    continue
-                blocks.append((ell_1, ell_2))
-                n_even_of_block.append(sum(1 for p in paths if p < self.n_even))
-                n_paths_of_block.append(len(paths))
-                # Q's rows (m_1, p) and columns m_2: Q[m_1, p, m_2] = sum over m_3
-                # of G^p[m_1, m_2, m_3] d[l_3 m_3]
+        #: rows of each l_1 in the partner products of each l_2: (start, size)
+        self.rows_of: List[List[Tuple[int, int]]] = [[] for _ in range(n_ell)]
+        for ell_2 in range(n_ell):
+            start = 0
+            for ell_1 in range(n_ell):
+                paths = paths_of[(ell_1, ell_2)]
                 block = np.zeros((n_lm, 2 * ell_1 + 1, len(paths), 2 * ell_2 + 1))
                 for k, p in enumerate(paths):
                     ell_3 = self.paths[p][2]
@@ -182,17 +189,25 @@ class GauntTriplets(torch.nn.Module):
                         p
                     ].transpose(2, 0, 1)
                 columns.append(block.reshape(n_lm, -1))
-        self.blocks = blocks
-        self.n_even_of_block = n_even_of_block
-        self.n_paths_of_block = n_paths_of_block
+                size = (2 * ell_1 + 1) * len(paths)
+                self.rows_of[ell_1].append((start, size))
+                start += size
         # constants of the coupling, rebuilt from max_angular and parity: not saved
         self.register_buffer(
             "density_matrix",
             torch.from_numpy(np.concatenate(columns, axis=1)),
             persistent=False,
         )
-        self.coupled_sizes = [block.shape[1] for block in columns]
         self.ell_sizes = [2 * ell + 1 for ell in range(n_ell)]
+        self.coupled_sizes = [
+            sum(self.rows_of[ell_1][ell_2][1] for ell_1 in range(n_ell))
+            * (2 * ell_2 + 1)
+            for ell_2 in range(n_ell)
+        ]
+        self.n_paths_of_ell = [
+            sum(len(paths_of[(ell_1, ell_2)]) for ell_2 in range(n_ell))
+            for ell_1 in range(n_ell)
+        ]
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
         # models saved before the coupling constants were left out of the state
@@ -265,25 +280,29 @@ class GauntTriplets(torch.nn.Module):
         matrices = coupled.reshape(n_batch, -1).split(self.coupled_sizes, dim=1)
         seconds = _by_center(second, n_centers, n).split(self.ell_sizes, dim=2)
         firsts = _by_center(first, n_centers, n).split(self.ell_sizes, dim=2)
-        even: List[torch.Tensor] = []
-        odd: List[torch.Tensor] = []
-        for block, matrix in enumerate(matrices):
-            ell_1, ell_2 = self.blocks[block]
-            n_paths = self.n_paths_of_block[block]
-            # (centre c, (m_1, p), m_2) @ (centre c, m_2, j')
-            partner = matrix.reshape(n_batch, -1, 2 * ell_2 + 1) @ seconds[
-                ell_2
-            ].transpose(1, 2)
-            # (centre c, j, m_1) @ (centre c, m_1, (p, j'))
-            product = firsts[ell_1] @ partner.reshape(n_batch, 2 * ell_1 + 1, -1)
-            product = product.reshape(n_centers, n_channels, n, n_paths, n)
-            n_even = self.n_even_of_block[block]
-            parts = product.split([n_even, n_paths - n_even], dim=3)
-            even.append(parts[0])
-            odd.append(parts[1])
-        # (centre, c, j, p, j') -> ((centre, j, j'), c, p)
-        triplets = torch.cat(even + odd, dim=3).permute(0, 2, 4, 1, 3)
-        return triplets.reshape(n_centers * n * n, n_channels, -1)
+        # one product per l_2: (centre c, (l_1, m_1, p), m_2) @ (centre c, m_2, j')
+        partners: List[torch.Tensor] = []
+        for ell_2, size in enumerate(self.ell_sizes):
+            matrix = matrices[ell_2].reshape(n_batch, -1, size)
+            partners.append(matrix @ seconds[ell_2].transpose(1, 2))
+        products: List[torch.Tensor] = []
+        for ell_1, size in enumerate(self.ell_sizes):
+            # (centre c, m_1, (l_2, p, j')): the rows of l_1 of every l_2
+            pieces: List[torch.Tensor] = []
+            for ell_2, (start, rows) in enumerate(self.rows_of[ell_1]):
+                if rows != 0:
+                    piece = partners[ell_2][:, start : start + rows]
+                    pieces.append(piece.reshape(n_batch, size, -1))
+            partner = torch.cat(pieces, dim=2)
+            # (centre c, j, m_1) @ (centre c, m_1, (l_2, p, j'))
+            product = firsts[ell_1] @ partner
+            products.append(
+                product.reshape(n_centers, n_channels, n, self.n_paths_of_ell[ell_1], n)
+            )
+        # (centre, c, j, p, j') -> ((centre, j, j'), c, p), paths in output order
+        triplets = torch.cat(products, dim=3).permute(0, 2, 4, 1, 3)
+        triplets = triplets.reshape(n_centers * n * n, n_channels, -1)
+        return triplets.index_select(2, self.output_order)
 
 
 def _by_center(values: torch.Tensor, n_centers: int, n: int) -> torch.Tensor:
