@@ -290,6 +290,8 @@ def _figure(result: dict, path: Path):
             axes.plot(*zip(*points), "o-", label=label)
     axes.axhline(0.199, color="grey", ls="--", label="paper, 3500 pairs")
     axes.set_xscale("log")
+    axes.set_xticks(result["sizes"], [str(size) for size in result["sizes"]])
+    axes.minorticks_off()
     axes.set_xlabel("PBE training pairs")
     axes.set_ylabel("Diff on the test pairs")
     axes.legend()

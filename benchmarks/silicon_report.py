@@ -11,6 +11,8 @@ from tricenter.models.build import default_options
 
 LABELS = {"triplet": "tricenter potential", "soap-bpnn": "SOAP-BPNN", "pet": "PET"}
 COLORS = {"triplet": "C3", "soap-bpnn": "C0", "pet": "C2"}
+#: line styles of the radial distribution functions (curves that coincide stay seen)
+STYLES = {"triplet": "-", "soap-bpnn": "--", "pet": "-"}
 #: the tricenter potential's default frame radius (Å)
 DEFAULT_FRAME_RADIUS = default_options("potential")["hypers"]["frame_cutoff"]["radius"]
 
@@ -189,6 +191,7 @@ def plot_md(result: dict, path: Path):
             axis.plot(
                 *md["rdf"],
                 color=COLORS[run["model"]],
+                linestyle=STYLES[run["model"]],
                 label=(
                     f"{LABELS[run['model']]} ({run['size']}, "
                     f"{md['picoseconds']:.0f} ps)"
