@@ -171,3 +171,25 @@ def test_table1_resumes_from_rows_and_checkpoints(tiny_pairs, tmp_path):
 def test_collect_needs_a_run(tmp_path):
     with pytest.raises(FileNotFoundError, match="holds no rows of a Table 1 run"):
         collect_table1(tmp_path / "elsewhere")
+
+
+def test_collect_with_a_preset_from_the_command_line(tmp_path):
+    """``--preset public`` reaches the collected table: its sizes are those of the
+    public preset (1200 / 150 / 150 pairs)."""
+    from tricenter.cli import main
+    from tricenter.paper.settings import PRESETS
+
+    (tmp_path / "rows").mkdir()
+    (tmp_path / "rows" / "B_L.json").write_text(
+        json.dumps({"mean": 0.4, "diff": 1.0, "epochs": 7})
+    )
+    command = ["reproduce", "table1", "--data", "pairs.xyz", "--out", str(tmp_path)]
+    assert main(command + ["--preset", "public", "--collect"]) == 0
+    collected = json.loads((tmp_path / "table1.json").read_text())
+    assert collected["n_train_pairs"] == PRESETS["public"].n_train_pairs == 1200
+    assert collected["n_val_pairs"] == collected["n_test_pairs"] == 150
+    assert collected["rows"]["B_L"] == {"mean": 0.4, "diff": 1.0, "epochs": 7}
+    assert "| 0.400 | 1.000 | 7 |" in (tmp_path / "table1.md").read_text()
+    assert main(command + ["--quick", "--collect"]) == 0
+    collected = json.loads((tmp_path / "table1.json").read_text())
+    assert collected["n_train_pairs"] == PRESETS["quick"].n_train_pairs
