@@ -47,6 +47,8 @@ MODEL = {
     "encoder_hidden": [128, 128],
     "head_hidden": [],
 }
+#: the shipped models
+SHIPPED = Path(__file__).resolve().parents[1] / "models"
 PBE_DATA = {
     "energy_key": "energy_ha",
     "energy_unit": "Ha",
@@ -195,9 +197,8 @@ def _train(config: dict):
     print(json.dumps(summary))
 
 
-def test_errors(folder: Path, run: str) -> dict:
-    """Mean and Diff of a trained run on the PBE test pairs, and its epochs and
-    training time."""
+def test_errors(folder: Path, checkpoint: Path) -> dict:
+    """Mean and Diff of a trained model on the PBE test pairs."""
     import torch
 
     from tricenter.datasets import PBE_REFERENCE_HA
@@ -206,7 +207,7 @@ def test_errors(folder: Path, run: str) -> dict:
     from tricenter.paper.metrics import pair_metrics
     from tricenter.train import load_dataset, parse_config, predict_energies
 
-    model = load_checkpoint(folder / run / "model.pt").to(torch.float64)
+    model = load_checkpoint(checkpoint).to(torch.float64)
     data = dict(
         PBE_DATA,
         energy_reference=PBE_REFERENCE_HA,
@@ -219,9 +220,22 @@ def test_errors(folder: Path, run: str) -> dict:
         for start in range(0, len(systems), 64):
             values, _ = predict_energies(model, systems[start : start + 64], [0])
             predicted.append(values.numpy())
-    result = pair_metrics(np.concatenate(predicted), dataset.energies)
-    result.update(json.loads((folder / run / "summary.json").read_text()))
-    return result
+    return pair_metrics(np.concatenate(predicted), dataset.energies)
+
+
+def shipped_split_matches(folder: Path) -> bool:
+    """Whether the shipped B8 model (``models/b8-pbe-triplet.yaml``) was trained,
+    validated and tested on the pairs of this split, so that its test errors can
+    stand next to the runs'."""
+    from tricenter.train import load_config, load_parts
+
+    config = load_config(SHIPPED / "b8-pbe-triplet.yaml")
+    _, split = load_parts(config)
+    ours = json.loads((_data(folder) / "split.json").read_text())["pbe_split"]
+    return all(
+        sorted(set((np.asarray(split[part]) // 2).tolist())) == sorted(ours[part])
+        for part in ("train", "val", "test")
+    )
 
 
 def report(folder: Path, output: Path):
@@ -232,11 +246,21 @@ def report(folder: Path, output: Path):
         for size in SIZES:
             name = _run_name(size, pretrained)
             if (folder / name / "summary.json").exists():
-                rows[name] = dict(test_errors(folder, name), size=size)
+                summary = json.loads((folder / name / "summary.json").read_text())
+                errors = test_errors(folder, folder / name / "model.pt")
+                rows[name] = dict(errors, size=size, **summary)
     pretraining = None
     if (folder / "pretrain" / "summary.json").exists():
         pretraining = json.loads((folder / "pretrain" / "summary.json").read_text())
-    result = {"rows": rows, "pretraining": pretraining, "sizes": list(SIZES)}
+    shipped = None
+    if shipped_split_matches(folder):
+        shipped = test_errors(folder, SHIPPED / "b8-pbe-triplet.ckpt")
+    result = {
+        "rows": rows,
+        "pretraining": pretraining,
+        "shipped": shipped,
+        "sizes": list(SIZES),
+    }
     output.parent.mkdir(parents=True, exist_ok=True)
     output.with_suffix(".json").write_text(json.dumps(result, indent=1))
     output.with_suffix(".md").write_text(markdown(result))
@@ -263,6 +287,15 @@ def markdown(result: dict) -> str:
             f"| {row['size']} | {start} | {row['mean']:.3f} | {row['diff']:.3f} | "
             f"{row['epochs']} | {row['seconds'] / 60:.0f} min |"
         )
+    if result.get("shipped") is not None:
+        shipped = result["shipped"]
+        lines += [
+            "",
+            "The shipped B8 model (`models/b8-pbe-triplet.ckpt`: the same architecture "
+            f"trained from scratch on the same {N_TRAIN} pairs with PBE forces too) on "
+            f"the same test pairs: Mean {shipped['mean']:.3f}, Diff "
+            f"{shipped['diff']:.3f}.",
+        ]
     if result["pretraining"] is not None:
         pre = result["pretraining"]
         lines += [
@@ -288,6 +321,10 @@ def _figure(result: dict, path: Path):
         )
         if points:
             axes.plot(*zip(*points), "o-", label=label)
+    if result.get("shipped") is not None:
+        axes.plot(
+            [N_TRAIN], [result["shipped"]["diff"]], "k*", ms=10, label="PBE + forces"
+        )
     axes.axhline(0.199, color="grey", ls="--", label="paper, 3500 pairs")
     axes.set_xscale("log")
     axes.set_xticks(result["sizes"], [str(size) for size in result["sizes"]])

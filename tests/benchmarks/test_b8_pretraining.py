@@ -63,9 +63,30 @@ def test_markdown_rows(script):
             },
         },
         "pretraining": {"epochs": 30, "seconds": 2700.0},
+        "shipped": {"mean": 0.021, "diff": 0.187},
         "sizes": [150],
     }
     text = script.markdown(result)
     assert "| 150 | scratch | 0.100 | 0.900 | 12 | 10 min |" in text
     assert "| 150 | pre-trained on xTB | 0.050 | 0.500 | 7 | 1 min |" in text
     assert "Pre-training: 30 epochs (cosine schedule), 45 min" in text
+    assert "same test pairs: Mean 0.021, Diff 0.187." in text
+
+
+def test_the_shipped_model_is_compared_only_on_its_own_split(script, tmp_path):
+    """The shipped B8 model stands next to the runs only when its training,
+    validation and test pairs are those of the split (here they are; a split
+    with another test pair is refused)."""
+    import json
+
+    from tricenter.datasets import read_shipped
+
+    split = split_pairs(len(read_shipped("b8-pbe-pairs")) // 2, 1200, 150, 150, 0)
+    data = tmp_path / "data"
+    data.mkdir()
+    record = {"pbe_split": {k: v.tolist() for k, v in split.items()}}
+    (data / "split.json").write_text(json.dumps(record))
+    assert script.shipped_split_matches(tmp_path)
+    record["pbe_split"]["test"][0] = record["pbe_split"]["train"][0]
+    (data / "split.json").write_text(json.dumps(record))
+    assert not script.shipped_split_matches(tmp_path)
