@@ -190,8 +190,13 @@ def load_checkpoint(path: Union[str, Path]) -> torch.nn.Module:
     path, saved = _read(Path(path))
     if isinstance(saved, torch.nn.Module):
         return saved.eval()
-    checkpoint = _upgraded(path, saved)
+    return model_of(_upgraded(path, saved)).eval()
+
+
+def model_of(checkpoint: dict) -> torch.nn.Module:
+    """The model of a checkpoint dictionary of the current version (from
+    :py:func:`read_checkpoint`), with its weights and dtype."""
     model = build_model(checkpoint["model"], checkpoint["atomic_types"])
     model = model.to(DTYPES[checkpoint["dtype"]])
     model.load_state_dict(checkpoint["state_dict"])
-    return model.eval()
+    return model

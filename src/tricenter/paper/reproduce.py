@@ -19,8 +19,8 @@ def add_cli_arguments(parser):
         choices=sorted(PRESETS),
         default="full",
         help="sizes of the run: full (400 training pairs, hours), public (all 1500 "
-        "public pairs, the paper's widths, trained to convergence: a day), quick "
-        "(minutes)",
+        "public pairs, every row trained until validation stops improving: a day "
+        "or more), quick (minutes)",
     )
     parser.add_argument("--quick", action="store_true", help="same as --preset quick")
     parser.add_argument("--seed", type=int, default=0, help="seed of everything")

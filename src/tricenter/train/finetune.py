@@ -25,7 +25,7 @@ from typing import List
 import numpy as np
 import torch
 
-from ..models.checkpoints import load_checkpoint, read_checkpoint
+from ..models.checkpoints import model_of, read_checkpoint
 from .config import FineTuneConfig, ModelConfig
 from .energy import predict_energies, type_counts
 
@@ -46,8 +46,7 @@ def load_pretrained(fine_tune: FineTuneConfig) -> tuple:
     names = ModelConfig.__dataclass_fields__
     options = {k: v for k, v in checkpoint["model"].items() if k in names}
     options["atomic_types"] = list(checkpoint["atomic_types"])
-    model = load_checkpoint(fine_tune.checkpoint)
-    return model.train(), ModelConfig(**options)
+    return model_of(checkpoint).train(), ModelConfig(**options)
 
 
 def freeze(model: torch.nn.Module, names: List[str]) -> List[str]:
