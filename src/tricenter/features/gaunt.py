@@ -37,7 +37,7 @@ invariant under proper rotations and change sign under inversion (for
 over paths.
 """
 
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import torch
@@ -157,8 +157,7 @@ class GauntTriplets(torch.nn.Module):
         self.paths = even + odd
         self.n_even = len(even)
         coefficients = _coefficients(max_angular, self.paths)
-        # the paths of each (l_1, l_2) in output order, and the output position of
-        # each path in the order the products come out: by l_1, then l_2
+        # the paths of each (l_1, l_2), in output order
         n_lm = n_ell * n_ell
         paths_of = {
             (ell_1, ell_2): [
@@ -167,19 +166,16 @@ class GauntTriplets(torch.nn.Module):
             for ell_1 in range(n_ell)
             for ell_2 in range(n_ell)
         }
-        product_order = [p for key in sorted(paths_of) for p in paths_of[key]]
-        self.register_buffer(
-            "output_order",
-            torch.tensor(np.argsort(product_order), dtype=torch.long),
-            persistent=False,
-        )
         # Q = G d, grouped by l_2: rows (l_1, m_1, p), columns m_2, where
-        # Q[m_1, p, m_2] = sum over m_3 of G^p[m_1, m_2, m_3] d[l_3 m_3]
+        # Q[m_1, p, m_2] = sum over m_3 of G^p[m_1, m_2, m_3] d[l_3 m_3]; the paths
+        # of each (l_1, l_2) come in output order, so σ = +1 before σ = −1
         columns: List[np.ndarray] = []
-        #: rows of each l_1 in the partner products of each l_2: (start, size)
+        column_path: List[np.ndarray] = []
+        #: the σ = +1 paths and all paths of each (l_1, l_2), by l_1 then l_2
         self.rows_of: List[List[Tuple[int, int]]] = [[] for _ in range(n_ell)]
+        row_sizes: List[List[int]] = []
         for ell_2 in range(n_ell):
-            start = 0
+            row_sizes.append([])
             for ell_1 in range(n_ell):
                 paths = paths_of[(ell_1, ell_2)]
                 block = np.zeros((n_lm, 2 * ell_1 + 1, len(paths), 2 * ell_2 + 1))
@@ -189,24 +185,32 @@ class GauntTriplets(torch.nn.Module):
                         p
                     ].transpose(2, 0, 1)
                 columns.append(block.reshape(n_lm, -1))
-                size = (2 * ell_1 + 1) * len(paths)
-                self.rows_of[ell_1].append((start, size))
-                start += size
+                path_index = np.array(paths, dtype=np.int64)[None, :, None]
+                column_path.append(np.broadcast_to(path_index, block.shape[1:]))
+                n_even = sum(1 for p in paths if p < self.n_even)
+                self.rows_of[ell_1].append((n_even, len(paths)))
+                row_sizes[ell_2].append((2 * ell_1 + 1) * len(paths))
+        #: rows of the partner products of each l_2, by l_1
+        self.row_sizes = row_sizes
+        #: the σ = +1 and σ = −1 paths of each l_1
+        self.parity_widths = [
+            [sum(e for e, _ in rows), sum(t - e for e, t in rows)]
+            for rows in self.rows_of
+        ]
         # constants of the coupling, rebuilt from max_angular and parity: not saved
         self.register_buffer(
             "density_matrix",
             torch.from_numpy(np.concatenate(columns, axis=1)),
             persistent=False,
         )
+        self.register_buffer(
+            "column_path",
+            torch.from_numpy(np.concatenate([c.reshape(-1) for c in column_path])),
+            persistent=False,
+        )
         self.ell_sizes = [2 * ell + 1 for ell in range(n_ell)]
         self.coupled_sizes = [
-            sum(self.rows_of[ell_1][ell_2][1] for ell_1 in range(n_ell))
-            * (2 * ell_2 + 1)
-            for ell_2 in range(n_ell)
-        ]
-        self.n_paths_of_ell = [
-            sum(len(paths_of[(ell_1, ell_2)]) for ell_2 in range(n_ell))
-            for ell_1 in range(n_ell)
+            sum(rows) * (2 * ell_2 + 1) for ell_2, rows in enumerate(self.row_sizes)
         ]
 
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
@@ -233,20 +237,51 @@ class GauntTriplets(torch.nn.Module):
             centre of each triplet ``(n_triplets,)``, ordered by the number of
             tagged pairs of the centre, then by centre, ``j`` and ``j'``
         """
+        even, odd, center = self.parts(first, second, density, tag_center, None)
+        return torch.cat([even, odd], dim=2), center
+
+    def parts(
+        self,
+        first: torch.Tensor,
+        second: torch.Tensor,
+        density: torch.Tensor,
+        tag_center: torch.Tensor,
+        path_scale: Optional[torch.Tensor],
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The products of :py:meth:`forward`, each parity in its own contiguous
+        tensor, optionally scaled per path (at no cost: the scale goes into the
+        coupling constants).
+
+        :param path_scale: ``(n_paths,)`` factor of each path, or ``None``
+        :return: ``(n_triplets, n_channels, n_even)`` σ = +1 products,
+            ``(n_triplets, n_channels, n_paths - n_even)`` σ = −1 products, and the
+            centre of each triplet ``(n_triplets,)``
+        """
         n_centers = density.shape[0]
         n_channels = density.shape[1]
+        n_odd = len(self.paths) - self.n_even
         counts = torch.bincount(tag_center, minlength=n_centers)
         if tag_center.shape[0] == 0:
-            return density.new_zeros((0, n_channels, len(self.paths))), tag_center
-        # (centre, c, rows, m_2) per l_2: G contracted with the density once
-        coupled = density.reshape(n_centers * n_channels, -1) @ self.density_matrix.to(
-            density.dtype
-        )
-        coupled = coupled.reshape(n_centers, n_channels, -1)
+            return (
+                density.new_zeros((0, n_channels, self.n_even)),
+                density.new_zeros((0, n_channels, n_odd)),
+                tag_center,
+            )
+        matrix = self.density_matrix.to(density.dtype)
+        if path_scale is not None:
+            matrix = matrix * path_scale.to(density.dtype)[self.column_path]
+        # (centre, c, (rows, m_2)) per l_2: G contracted with the density once,
+        # one product per l_2 (a split of one product would copy its gradient)
+        flat = density.reshape(n_centers * n_channels, -1)
+        coupled = [
+            (flat @ block).reshape(n_centers, n_channels, -1)
+            for block in matrix.split(self.coupled_sizes, dim=1)
+        ]
         # centres with the same number of tagged pairs make one batch of equal
         # blocks: no padding, one group of products per distinct count
         sizes: List[int] = torch.unique(counts[counts > 0]).tolist()
-        pieces: List[torch.Tensor] = []
+        evens: List[torch.Tensor] = []
+        odds: List[torch.Tensor] = []
         centers: List[torch.Tensor] = []
         pair_count = counts[tag_center]
         for n in sizes:
@@ -256,53 +291,82 @@ class GauntTriplets(torch.nn.Module):
                 rows = torch.nonzero(pair_count == n).reshape(-1)
                 block_first, block_second = first[rows], second[rows]
             if chosen.shape[0] != n_centers:
-                block_coupled = coupled.index_select(0, chosen)
-            pieces.append(
-                self._equal_blocks(block_first, block_second, block_coupled, n)
-            )
+                block_coupled = [c.index_select(0, chosen) for c in coupled]
+            even, odd = self._equal_blocks(block_first, block_second, block_coupled, n)
+            evens.append(even)
+            odds.append(odd)
             centers.append(torch.repeat_interleave(chosen, n * n))
-        return torch.cat(pieces), torch.cat(centers)
+        return _joined(evens), _joined(odds), _joined(centers)
 
     def _equal_blocks(
-        self, first: torch.Tensor, second: torch.Tensor, coupled: torch.Tensor, n: int
-    ) -> torch.Tensor:
+        self,
+        first: torch.Tensor,
+        second: torch.Tensor,
+        coupled: List[torch.Tensor],
+        n: int,
+    ) -> Tuple[torch.Tensor, torch.Tensor]:
         """Triple products of centres that all have ``n`` tagged pairs.
 
         :param first: ``(n_centers * n, n_channels, n_lm)``, by centre
         :param second: ``(n_centers * n, n_channels, n_lm)``
-        :param coupled: ``(n_centers, n_channels, n_coupled)``, the density
-            contracted with the coupling coefficients
-        :return: ``(n_centers * n * n, n_channels, n_paths)``, by centre, ``j`` then
-            ``j'``
+        :param coupled: ``(n_centers, n_channels, n_coupled)`` for each l_2, the
+            density contracted with the coupling coefficients
+        :return: the σ = +1 and σ = −1 products, ``(n_centers * n * n, n_channels,
+            n)`` with ``n`` paths each, by centre, ``j`` then ``j'``
         """
-        n_centers, n_channels = coupled.shape[0], coupled.shape[1]
+        n_centers, n_channels = coupled[0].shape[0], coupled[0].shape[1]
         n_batch = n_centers * n_channels
-        matrices = coupled.reshape(n_batch, -1).split(self.coupled_sizes, dim=1)
         seconds = _by_center(second, n_centers, n).split(self.ell_sizes, dim=2)
         firsts = _by_center(first, n_centers, n).split(self.ell_sizes, dim=2)
-        # one product per l_2: (centre c, (l_1, m_1, p), m_2) @ (centre c, m_2, j')
-        partners: List[torch.Tensor] = []
+        # one product per l_2: (centre c, (l_1, m_1, p), m_2) @ (centre c, m_2, j'),
+        # split by l_1
+        partners: List[List[torch.Tensor]] = []
         for ell_2, size in enumerate(self.ell_sizes):
-            matrix = matrices[ell_2].reshape(n_batch, -1, size)
-            partners.append(matrix @ seconds[ell_2].transpose(1, 2))
-        products: List[torch.Tensor] = []
+            matrix = coupled[ell_2].reshape(n_batch, -1, size)
+            partner = _product(matrix, seconds[ell_2].transpose(1, 2))
+            partners.append(partner.split(self.row_sizes[ell_2], dim=1))
+        # (centre, j, j', c, p) blocks of each parity, l_1 by l_1: output order
+        blocks: List[List[torch.Tensor]] = [[], []]
         for ell_1, size in enumerate(self.ell_sizes):
-            # (centre c, m_1, (l_2, p, j')): the rows of l_1 of every l_2
-            pieces: List[torch.Tensor] = []
-            for ell_2, (start, rows) in enumerate(self.rows_of[ell_1]):
-                if rows != 0:
-                    piece = partners[ell_2][:, start : start + rows]
-                    pieces.append(piece.reshape(n_batch, size, -1))
-            partner = torch.cat(pieces, dim=2)
-            # (centre c, j, m_1) @ (centre c, m_1, (l_2, p, j'))
-            product = firsts[ell_1] @ partner
-            products.append(
-                product.reshape(n_centers, n_channels, n, self.n_paths_of_ell[ell_1], n)
-            )
-        # (centre, c, j, p, j') -> ((centre, j, j'), c, p), paths in output order
-        triplets = torch.cat(products, dim=3).permute(0, 2, 4, 1, 3)
-        triplets = triplets.reshape(n_centers * n * n, n_channels, -1)
-        return triplets.index_select(2, self.output_order)
+            # (centre c, m_1, (l_2, p, j')): the rows of l_1 of every l_2, the
+            # σ = +1 paths of every l_2 first
+            pieces: List[List[torch.Tensor]] = [[], []]
+            for ell_2, (n_even, n_paths) in enumerate(self.rows_of[ell_1]):
+                rows = partners[ell_2][ell_1].reshape(n_batch, size, n_paths, n)
+                if n_even > 0:
+                    pieces[0].append(rows[:, :, :n_even].reshape(n_batch, size, -1))
+                if n_paths > n_even:
+                    pieces[1].append(rows[:, :, n_even:].reshape(n_batch, size, -1))
+            # (centre c, j, m_1) @ (centre c, m_1, (l_2, p, j')), both parities in
+            # one product
+            product = _product(firsts[ell_1], _joined(pieces[0] + pieces[1], 2))
+            parts = [product]
+            if len(pieces[0]) > 0 and len(pieces[1]) > 0:
+                widths = [width * n for width in self.parity_widths[ell_1]]
+                parts = list(product.split(widths, dim=2))
+            for part, parity in zip(parts, [0, 1] if len(pieces[0]) > 0 else [1]):
+                part = part.reshape(n_centers, n_channels, n, -1, n)
+                blocks[parity].append(part.permute(0, 2, 4, 1, 3))
+        even = _joined(blocks[0], 4).reshape(n_centers * n * n, n_channels, -1)
+        if len(blocks[1]) == 0:
+            return even, even.new_zeros((even.shape[0], n_channels, 0))
+        odd = _joined(blocks[1], 4).reshape(n_centers * n * n, n_channels, -1)
+        return even, odd
+
+
+def _product(first: torch.Tensor, second: torch.Tensor) -> torch.Tensor:
+    """Batched matrix product; a broadcast product when the contracted size is 1
+    (faster than ``bmm`` for such thin matrices)."""
+    if first.shape[2] == 1:
+        return first * second
+    return torch.bmm(first, second)
+
+
+def _joined(tensors: List[torch.Tensor], dim: int = 0) -> torch.Tensor:
+    """``torch.cat`` that leaves a single tensor as it is (no copy)."""
+    if len(tensors) == 1:
+        return tensors[0]
+    return torch.cat(tensors, dim=dim)
 
 
 def _by_center(values: torch.Tensor, n_centers: int, n: int) -> torch.Tensor:

@@ -250,15 +250,44 @@ class TripletPotential(EnergyModel):
             :math:`P_k^2` and :math:`P_k P_{k+1}`; and the centre of each triplet
             ``(n_triplets,)``
         """
-        products, center = self.triplets(a, b, d, tag_center)
+        parts, center = self.triplet_parts(a, b, d, tag_center)
+        return torch.cat(parts, dim=1), center
+
+    def triplet_parts(
+        self,
+        a: torch.Tensor,
+        b: torch.Tensor,
+        d: torch.Tensor,
+        tag_center: torch.Tensor,
+    ) -> Tuple[List[torch.Tensor], torch.Tensor]:
+        """:py:meth:`triplet_inputs`, its column blocks (:math:`T`, and with
+        ``parity`` :math:`P_k^2` and :math:`P_k P_{k+1}`) left apart."""
+        n_odd = len(self.triplets.paths) - self.n_even
+        scale = torch.cat(
+            [self.input_scale.expand(self.n_even), self.pseudo_scale.expand(n_odd)]
+        )
+        even, odd, center = self.triplets.parts(a, b, d, tag_center, scale)
         if not self.parity:
-            return products.flatten(1) * self.input_scale, center
-        n_odd = products.shape[2] - self.n_even
-        even, odd = products.split([self.n_even, n_odd], dim=2)
-        odd = odd.flatten(1) * self.pseudo_scale
-        inputs = [even.flatten(1) * self.input_scale, odd * odd]
-        inputs.append(odd * odd.roll(1, dims=1))
-        return torch.cat(inputs, dim=1), center
+            return [even.flatten(1)], center
+        odd = odd.flatten(1)
+        return [even.flatten(1), odd * odd, odd * odd.roll(1, dims=1)], center
+
+    def _phi(self, parts: List[torch.Tensor]) -> torch.Tensor:
+        """:math:`\\phi(x) - \\phi(0)` of ``x = torch.cat(parts, dim=1)``, without
+        building ``x``: the first layer sums one product per block."""
+        first = self.phi[0]
+        hidden = first.bias
+        start = 0
+        for part in parts:
+            weight = first.weight[:, start : start + part.shape[1]]
+            hidden = torch.addmm(hidden, part, weight.T)
+            start += part.shape[1]
+        zero = first.bias[None]
+        for index, layer in enumerate(self.phi):
+            if index > 0:
+                hidden = layer(hidden)
+                zero = layer(zero)
+        return hidden - zero
 
     def features(
         self, systems: List[System], selected_atoms: Optional[Labels]
@@ -266,10 +295,9 @@ class TripletPotential(EnergyModel):
         """:math:`\\xi` ``(n_centers, latent)``, the centres ``(n_centers, 2)`` and
         their type indices ``(n_centers,)``."""
         a, b, d, tag_center, centers, center_type = self.inputs(systems, selected_atoms)
-        triplets, triplet_center = self.triplet_inputs(a, b, d, tag_center)
-        zero = triplets.new_zeros((1, triplets.shape[1]))
+        parts, triplet_center = self.triplet_parts(a, b, d, tag_center)
         # phi(T) - phi(0): a triplet fades out with its tagged neighbours
-        hidden = self.phi(triplets) - self.phi(zero)
+        hidden = self._phi(parts)
         xi = torch.zeros(
             (d.shape[0], hidden.shape[1]), dtype=d.dtype, device=d.device
         ).index_add(0, triplet_center, hidden)
@@ -297,9 +325,7 @@ class TripletPotential(EnergyModel):
         """
         with torch.no_grad():
             a, b, d, tag_center, _, _ = self.inputs(systems, selected_atoms)
-            triplets, _ = self.triplets(a, b, d, tag_center)
-            n_odd = triplets.shape[2] - self.n_even
-            even, odd = triplets.split([self.n_even, n_odd], dim=2)
+            even, odd, _ = self.triplets.parts(a, b, d, tag_center, None)
             power = (d * d) @ self.sum_over_m.to(d.dtype)
             for buffer, values in (
                 (self.input_scale, even),
@@ -308,5 +334,5 @@ class TripletPotential(EnergyModel):
             ):
                 rms = float(values.pow(2).mean().sqrt()) if values.numel() else 0.0
                 buffer.fill_(1.0 / rms if rms > 0 else 1.0)
-            per_center = triplets.shape[0] / max(d.shape[0], 1)
+            per_center = even.shape[0] / max(d.shape[0], 1)
             self.sum_scale.fill_(1.0 / per_center if per_center > 0 else 1.0)
