@@ -44,6 +44,21 @@ def test_configurations(script, tmp_path):
         assert config.test is None
 
 
+def test_forces_run_is_the_shipped_recipe_from_the_pretrained_model(script, tmp_path):
+    from tricenter.train import load_config
+
+    shipped = load_config(script.SHIPPED / "b8-pbe-triplet.yaml")
+    values = script.forces_config(tmp_path)
+    forces = parse_config(values)
+    assert "model" not in values and shipped.fine_tune is None
+    assert forces.fine_tune.checkpoint == str(tmp_path / "pretrain" / "model.pt")
+    assert forces.data == shipped.data and forces.split == shipped.split
+    assert forces.data.forces_key is not None
+    assert forces.training.learning_rate == 3e-4
+    assert forces.training.forces_weight == shipped.training.forces_weight
+    assert forces.output == str(tmp_path / script.FORCES_RUN)
+
+
 def test_markdown_rows(script):
     result = {
         "rows": {
@@ -61,6 +76,13 @@ def test_markdown_rows(script):
                 "epochs": 7,
                 "seconds": 60.0,
             },
+            "pretrained-forces-1200": {
+                "size": 1200,
+                "mean": 0.02,
+                "diff": 0.2,
+                "epochs": 120,
+                "seconds": 4500.0,
+            },
         },
         "pretraining": {"epochs": 30, "seconds": 2700.0},
         "shipped": {"mean": 0.021, "diff": 0.187},
@@ -69,6 +91,10 @@ def test_markdown_rows(script):
     text = script.markdown(result)
     assert "| 150 | scratch | 0.100 | 0.900 | 12 | 10 min |" in text
     assert "| 150 | pre-trained on xTB | 0.050 | 0.500 | 7 | 1 min |" in text
+    assert (
+        "| 1200 | pre-trained on xTB, then PBE energies and forces | 0.020 | 0.200 "
+        "| 120 | 75 min |" in text
+    )
     assert "Pre-training: 30 epochs (cosine schedule), 45 min" in text
     assert "same test pairs: Mean 0.021, Diff 0.187." in text
 
