@@ -114,20 +114,36 @@ def _record(run: Path, **values):
 
 
 def train(
-    folder: Path, model: str, size: int, minutes: float, epochs=None, frame_radius=None
+    folder: Path,
+    model: str,
+    size: int,
+    minutes: float,
+    epochs=None,
+    frame_radius=None,
+    channels=None,
 ):
     """Train one model on ``size`` structures within ``minutes`` of wall-clock;
-    ``frame_radius`` sets the tricenter potential's frame cutoff (a variant, in its
-    own folder ``triplet-rfR-size``)."""
+    ``frame_radius`` and ``channels`` set the tricenter potential's frame cutoff and
+    projected channels (a variant, in its own folder ``triplet-rfR-cC-size``)."""
     import yaml
 
-    if frame_radius is not None and model != "triplet":
-        raise ValueError("--frame-radius applies to the tricenter potential only")
+    if (frame_radius is not None or channels is not None) and model != "triplet":
+        raise ValueError(
+            "--frame-radius and --channels apply to the tricenter potential only"
+        )
+    if channels is not None and channels <= 0:
+        raise ValueError(f"--channels must be positive, got {channels}")
     name = model if frame_radius is None else f"{model}-rf{frame_radius:g}"
+    name = name if channels is None else f"{name}-c{channels}"
     run = (folder / f"{name}-{size}").resolve()
     run.mkdir(parents=True, exist_ok=True)
     record = _record(
-        run, model=model, size=size, budget_minutes=minutes, frame_radius=frame_radius
+        run,
+        model=model,
+        size=size,
+        budget_minutes=minutes,
+        frame_radius=frame_radius,
+        channels=channels,
     )
     spent = record.get("seconds", 0.0)
     if record.get("done"):
@@ -139,7 +155,11 @@ def train(
         options.pop("test_set")
         options.update(
             {
-                "model": {"type": "potential", "hypers": _hypers(frame_radius)},
+                "model": {
+                    "type": "potential",
+                    "hypers": _hypers(frame_radius),
+                    **({} if channels is None else {"channels": channels}),
+                },
                 "training": {
                     "epochs": 100000,
                     "batch_size": 16,
@@ -526,6 +546,9 @@ def main(argv=None):
     step.add_argument(
         "--frame-radius", type=float, default=None, help="tricenter potential's r_f"
     )
+    step.add_argument(
+        "--channels", type=int, default=None, help="tricenter potential's channels"
+    )
     step = steps.add_parser("evaluate", help="test errors and checks of every run")
     step.add_argument("folder", type=Path)
     step.add_argument("--time", action="store_true", help="time Si-512 (idle!)")
@@ -553,6 +576,7 @@ def main(argv=None):
                 minutes,
                 args.epochs,
                 args.frame_radius,
+                args.channels,
             )
         except ValueError as error:
             parser.error(str(error))

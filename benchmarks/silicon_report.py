@@ -15,6 +15,8 @@ COLORS = {"triplet": "C3", "soap-bpnn": "C0", "pet": "C2"}
 STYLES = {"triplet": "-", "soap-bpnn": "--", "pet": "-"}
 #: the tricenter potential's default frame radius (Å)
 DEFAULT_FRAME_RADIUS = default_options("potential")["hypers"]["frame_cutoff"]["radius"]
+#: the tricenter potential's default number of projected channels
+DEFAULT_CHANNELS = default_options("potential")["channels"]
 
 
 def _epochs(run: Path) -> int:
@@ -48,7 +50,9 @@ def collect(folder: Path) -> dict:
                 ),
                 "md": record.get("md", {}),
                 # a variant of the tricenter potential with another frame radius
+                # or another number of projected channels
                 "frame_radius": record.get("frame_radius"),
+                "channels": record.get("channels"),
                 **record["evaluation"],
             }
         )
@@ -138,27 +142,29 @@ def markdown(result: dict) -> str:
                 f"| {'yes' if md['stable'] else 'no'} "
                 f"| {md['nve_drift_mev_atom_ps']:.3f} | {md['seconds_per_step']:.3f} |"
             )
-    variants = [r for r in result["runs"] if r["frame_radius"] is not None]
+    variants = [r for r in result["runs"] if _is_variant(r)]
     if variants:
         sizes = {r["size"] for r in variants}
         rows = variants + [
             r for r in _main(result) if r["model"] == "triplet" and r["size"] in sizes
         ]
-        rows.sort(key=lambda r: (r["size"], r["frame_radius"] or DEFAULT_FRAME_RADIUS))
+        rows.sort(key=lambda r: (r["size"], _radius(r), -_channels(r)))
         lines += [
             "",
-            "## Frame radius of the tricenter potential",
+            "## Frame radius and channels of the tricenter potential",
             "",
             "The same budget and data, another frame radius r_f (the tagged "
-            "neighbours' cutoff; the density keeps 4.5 Å).",
+            "neighbours' cutoff; the density keeps 4.5 Å) or another number of "
+            "projected channels.",
             "",
-            "| r_f (Å) | train size | epochs | E RMSE | F RMSE | Si-512 E+F (s) |",
-            "|---|---|---|---|---|---|",
+            "| r_f (Å) | channels | train size | epochs | E RMSE | F RMSE "
+            "| Si-512 E+F (s) |",
+            "|---|---|---|---|---|---|---|",
         ]
         for run in rows:
-            radius = run["frame_radius"] or DEFAULT_FRAME_RADIUS
             lines.append(
-                f"| {radius:.1f} | {run['size']} | {run['epochs']} "
+                f"| {_radius(run):.1f} | {_channels(run)} | {run['size']} "
+                f"| {run['epochs']} "
                 f"| {_number(run['energy_rmse_mev_atom'])} "
                 f"| {_number(run['forces_rmse_mev_a'])} "
                 f"| {_number(run.get('si512_seconds'), 3)} |"
@@ -166,9 +172,21 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _is_variant(run: dict) -> bool:
+    return run["frame_radius"] is not None or run.get("channels") is not None
+
+
+def _radius(run: dict) -> float:
+    return run["frame_radius"] or DEFAULT_FRAME_RADIUS
+
+
+def _channels(run: dict) -> int:
+    return run.get("channels") or DEFAULT_CHANNELS
+
+
 def _main(result: dict) -> list:
-    """The runs of the comparison proper (no frame-radius variants)."""
-    return [r for r in result["runs"] if r["frame_radius"] is None]
+    """The runs of the comparison proper (no variants of the potential)."""
+    return [r for r in result["runs"] if not _is_variant(r)]
 
 
 def plot_md(result: dict, path: Path):

@@ -74,6 +74,24 @@ def test_budgets_scale_with_the_training_set(silicon):
     assert module.MIN_BUDGET < module.budget_minutes(1500) < module.FULL_BUDGET
 
 
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--model", "pet", "--channels", "8"], "tricenter potential only"),
+        (["--model", "soap-bpnn", "--frame-radius", "2.5"], "tricenter potential only"),
+        (["--model", "triplet", "--channels", "0"], "must be positive"),
+    ],
+)
+def test_variant_options_are_checked_before_training(
+    silicon, tmp_path, capsys, options, message
+):
+    module, _ = silicon
+    with pytest.raises(SystemExit):
+        module.main(["train", str(tmp_path), "--size", "500", *options])
+    assert message in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_report_tables(silicon, tmp_path):
     _, report = silicon
     evaluation = {
@@ -118,12 +136,19 @@ def test_report_tables(silicon, tmp_path):
     assert "| PET | 500 | 300 | 10.0 | 301 | 2.10 | yes | 0.010 | 0.100 |" in text
     # frame-radius variants of the potential: in their own table only
     triplet = {**result["runs"][0], "model": "triplet", "md": {}}
-    result["runs"] += [triplet, {**triplet, "frame_radius": 4.0, "epochs": 2}]
+    result["runs"] += [
+        triplet,
+        {**triplet, "frame_radius": 4.0, "epochs": 2},
+        {**triplet, "channels": 8, "epochs": 4},
+    ]
     text = report.markdown(result)
-    # the default potential in the main and the energy-volume tables, not its variant
+    # the default potential in the main and the energy-volume tables, not its
+    # variants
     assert text.count("| tricenter potential | 500 |") == 2
     assert "| tricenter potential | 500 | 5 | 5.2 | 2 |" not in text
-    assert "| 3.0 | 500 | 3 | 2.0 | 40.0 | – |" in text
-    assert "| 4.0 | 500 | 2 | 2.0 | 40.0 | – |" in text
+    assert "| tricenter potential | 500 | 5 | 5.2 | 4 |" not in text
+    assert "| 3.0 | 16 | 500 | 3 | 2.0 | 40.0 | – |" in text
+    assert "| 3.0 | 8 | 500 | 4 | 2.0 | 40.0 | – |" in text
+    assert "| 4.0 | 16 | 500 | 2 | 2.0 | 40.0 | – |" in text
     report.plot_md(result, tmp_path / "md.png")
     assert (tmp_path / "md.png").read_bytes()[:4] == b"\x89PNG"

@@ -333,10 +333,12 @@ class GauntTriplets(torch.nn.Module):
             pieces: List[List[torch.Tensor]] = [[], []]
             for ell_2, (n_even, n_paths) in enumerate(self.rows_of[ell_1]):
                 rows = partners[ell_2][ell_1].reshape(n_batch, size, n_paths, n)
-                if n_even > 0:
-                    pieces[0].append(rows[:, :, :n_even].reshape(n_batch, size, -1))
-                if n_paths > n_even:
-                    pieces[1].append(rows[:, :, n_even:].reshape(n_batch, size, -1))
+                # a split, not two slices: the backward of a slice fills a zero
+                # tensor of the whole
+                halves = rows.split([n_even, n_paths - n_even], dim=2)
+                for parity, half in enumerate(halves):
+                    if half.shape[2] > 0:
+                        pieces[parity].append(half.reshape(n_batch, size, -1))
             # (centre c, j, m_1) @ (centre c, m_1, (l_2, p, j')), both parities in
             # one product
             product = _product(firsts[ell_1], _joined(pieces[0] + pieces[1], 2))
