@@ -318,37 +318,37 @@ class GauntTriplets(torch.nn.Module):
         n_batch = n_centers * n_channels
         seconds = _by_center(second, n_centers, n).split(self.ell_sizes, dim=2)
         firsts = _by_center(first, n_centers, n).split(self.ell_sizes, dim=2)
-        # one product per l_2: (centre c, (l_1, m_1, p), m_2) @ (centre c, m_2, j'),
+        # one product per l_2: (centre c, j', m_2) @ (centre c, m_2, (l_1, m_1, p)),
         # split by l_1
         partners: List[List[torch.Tensor]] = []
         for ell_2, size in enumerate(self.ell_sizes):
             matrix = coupled[ell_2].reshape(n_batch, -1, size)
-            partner = _product(matrix, seconds[ell_2].transpose(1, 2))
-            partners.append(partner.split(self.row_sizes[ell_2], dim=1))
+            partner = _product(seconds[ell_2], matrix.transpose(1, 2))
+            partners.append(partner.split(self.row_sizes[ell_2], dim=2))
         # (centre, j, j', c, p) blocks of each parity, l_1 by l_1: output order
         blocks: List[List[torch.Tensor]] = [[], []]
         for ell_1, size in enumerate(self.ell_sizes):
-            # (centre c, m_1, (l_2, p, j')): the rows of l_1 of every l_2, the
+            # (centre c, m_1, j', (l_2, p)): the rows of l_1 of every l_2, the
             # σ = +1 paths of every l_2 first
             pieces: List[List[torch.Tensor]] = [[], []]
             for ell_2, (n_even, n_paths) in enumerate(self.rows_of[ell_1]):
-                rows = partners[ell_2][ell_1].reshape(n_batch, size, n_paths, n)
-                # a split, not two slices: the backward of a slice fills a zero
-                # tensor of the whole
-                halves = rows.split([n_even, n_paths - n_even], dim=2)
+                rows = partners[ell_2][ell_1].reshape(n_batch, n, size, n_paths)
+                halves = rows.split([n_even, n_paths - n_even], dim=3)
                 for parity, half in enumerate(halves):
-                    if half.shape[2] > 0:
-                        pieces[parity].append(half.reshape(n_batch, size, -1))
-            # (centre c, j, m_1) @ (centre c, m_1, (l_2, p, j')), both parities in
+                    if half.shape[3] > 0:
+                        pieces[parity].append(half.transpose(1, 2))
+            partner = _joined(pieces[0] + pieces[1], 3)
+            n_even, n_odd = self.parity_widths[ell_1]
+            # (centre c, j, m_1) @ (centre c, m_1, (j', l_2, p)), both parities in
             # one product
-            product = _product(firsts[ell_1], _joined(pieces[0] + pieces[1], 2))
+            product = _product(firsts[ell_1], partner.reshape(n_batch, size, -1))
+            product = product.reshape(n_centers, n_channels, n, n, n_even + n_odd)
+            # every l_1 has σ = +1 paths (l_1, 0, l_1); l_1 = 0 has no σ = −1 path
             parts = [product]
-            if len(pieces[0]) > 0 and len(pieces[1]) > 0:
-                widths = [width * n for width in self.parity_widths[ell_1]]
-                parts = list(product.split(widths, dim=2))
-            for part, parity in zip(parts, [0, 1] if len(pieces[0]) > 0 else [1]):
-                part = part.reshape(n_centers, n_channels, n, -1, n)
-                blocks[parity].append(part.permute(0, 2, 4, 1, 3))
+            if n_odd > 0:
+                parts = list(product.split([n_even, n_odd], dim=4))
+            for parity, part in enumerate(parts):
+                blocks[parity].append(part.permute(0, 2, 3, 1, 4))
         even = _joined(blocks[0], 4).reshape(n_centers * n * n, n_channels, -1)
         if len(blocks[1]) == 0:
             return even, even.new_zeros((even.shape[0], n_channels, 0))
