@@ -67,6 +67,9 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rows", type=int, default=20, help="operators shown")
     parser.add_argument(
+        "--channels", type=int, default=None, help="projected channels (default's)"
+    )
+    parser.add_argument(
         "--training", default=None, help="extxyz file: profile a training step on it"
     )
     args = parser.parse_args(argv)
@@ -78,7 +81,8 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     dtype = getattr(torch, args.dtype)
     torch.manual_seed(0)
-    model = TripletPotential(POTENTIAL_HYPERS, [14]).to(dtype)
+    options = {} if args.channels is None else {"channels": args.channels}
+    model = TripletPotential(POTENTIAL_HYPERS, [14], **options).to(dtype)
     if args.training is None:
         step = _md_step(model, dtype)
     else:

@@ -139,7 +139,7 @@ def test_report_tables(silicon, tmp_path):
     result["runs"] += [
         triplet,
         {**triplet, "frame_radius": 4.0, "epochs": 2},
-        {**triplet, "channels": 8, "epochs": 4},
+        {**triplet, "channels": 2 * report.DEFAULT_CHANNELS, "epochs": 4},
     ]
     text = report.markdown(result)
     # the default potential in the main and the energy-volume tables, not its
@@ -147,8 +147,9 @@ def test_report_tables(silicon, tmp_path):
     assert text.count("| tricenter potential | 500 |") == 2
     assert "| tricenter potential | 500 | 5 | 5.2 | 2 |" not in text
     assert "| tricenter potential | 500 | 5 | 5.2 | 4 |" not in text
-    assert "| 3.0 | 16 | 500 | 3 | 2.0 | 40.0 | – |" in text
-    assert "| 3.0 | 8 | 500 | 4 | 2.0 | 40.0 | – |" in text
-    assert "| 4.0 | 16 | 500 | 2 | 2.0 | 40.0 | – |" in text
+    default, more = report.DEFAULT_CHANNELS, 2 * report.DEFAULT_CHANNELS
+    assert f"| 3.0 | {default} | 500 | 3 | 2.0 | 40.0 | – |" in text
+    assert f"| 3.0 | {more} | 500 | 4 | 2.0 | 40.0 | – |" in text
+    assert f"| 4.0 | {default} | 500 | 2 | 2.0 | 40.0 | – |" in text
     report.plot_md(result, tmp_path / "md.png")
     assert (tmp_path / "md.png").read_bytes()[:4] == b"\x89PNG"

@@ -93,7 +93,7 @@ def test_potential_configuration_takes_the_potential_defaults():
     config = parse_config({"data": {"path": "x"}, "model": {"type": "potential"}})
     assert config.model.hypers == POTENTIAL_HYPERS
     assert config.model.hypers is not POTENTIAL_HYPERS
-    assert config.model.latent == 64 and config.model.channels == 16
+    assert config.model.latent == 64 and config.model.channels == 8
     model = build_model(config.model, [14])
     assert model.frame_radius == 3.0
     with pytest.raises(ValueError, match="model.type must be one of triplet, "):

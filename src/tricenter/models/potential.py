@@ -103,7 +103,7 @@ class TripletPotential(EnergyModel):
         self,
         hypers: Dict,
         atomic_types: List[int],
-        channels: int = 16,
+        channels: int = 8,
         latent: int = 64,
         hidden: Optional[List[int]] = None,
         fallback_hidden: Optional[List[int]] = None,
