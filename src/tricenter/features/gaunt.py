@@ -311,8 +311,9 @@ class GauntTriplets(torch.nn.Module):
         :param second: ``(n_centers * n, n_channels, n_lm)``
         :param coupled: ``(n_centers, n_channels, n_coupled)`` for each l_2, the
             density contracted with the coupling coefficients
-        :return: the σ = +1 and σ = −1 products, ``(n_centers * n * n, n_channels,
-            n)`` with ``n`` paths each, by centre, ``j`` then ``j'``
+        :return: the σ = +1 products ``(n_centers * n * n, n_channels, n_even)`` and
+            the σ = −1 products ``(n_centers * n * n, n_channels, n_paths -
+            n_even)``, by centre, ``j`` then ``j'``
         """
         n_centers, n_channels = coupled[0].shape[0], coupled[0].shape[1]
         n_batch = n_centers * n_channels
