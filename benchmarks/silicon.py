@@ -9,6 +9,10 @@ Steps, each resumable (a killed step is run again with the same command)::
     python benchmarks/silicon.py train runs/silicon --model soap-bpnn --size 4205
     python benchmarks/silicon.py train runs/silicon --model pet --size 4205
     python benchmarks/silicon.py evaluate runs/silicon
+    python benchmarks/silicon.py md runs/silicon --model triplet --size 4205 \\
+        --temperature 1500
+    python benchmarks/silicon.py nve runs/silicon --model triplet --size 4205 \\
+        --temperature 1500 --timestep 1
     python benchmarks/silicon.py report runs/silicon docs/results/silicon
 
 ``prepare`` writes the fixed split of :py:func:`tricenter.datasets.silicon_split`
@@ -21,7 +25,9 @@ to it); metatrain's runs get the number of epochs that the budget fits at the ep
 times of :py:data:`EPOCH_SECONDS` (their cosine schedule needs it up front) and are
 stopped at the budget if they have not finished, keeping their last checkpoint.
 Validation decides early stopping and the kept model; the test set is read only by
-``evaluate``.
+``evaluate``. ``md`` runs Langevin NVT of Si-216, then 1 ps of NVE; ``nve`` runs NVE
+again from the state the NVT run ended in, with another time step, to tell a drift
+of the model from one of the integrator.
 """
 
 import argparse
@@ -442,7 +448,6 @@ def md(
     from ase.constraints import FixCom
     from ase.md.langevin import Langevin
     from ase.md.velocitydistribution import thermalize_momenta
-    from ase.md.verlet import VelocityVerlet
 
     torch.set_num_threads(1)
     run = folder / f"{model}-{size}"
@@ -502,13 +507,7 @@ def md(
             )
     state["seconds"] += time.perf_counter() - start
     save()
-    nve = VelocityVerlet(atoms, timestep * units.fs)
-    energies = []
-    for _ in range(int(round(nve_picoseconds * 1000 / timestep))):
-        nve.run(1)
-        energies.append(atoms.get_total_energy() / len(atoms))
-    times = np.arange(len(energies)) * timestep / 1000
-    drift = np.polyfit(times, energies, 1)[0]
+    drift, fluctuation = _nve(atoms, timestep, nve_picoseconds)
     frames = []
     for positions in samples:
         frame = atoms.copy()
@@ -524,8 +523,8 @@ def md(
         ),
         "min_distance_a": float(min(state["min_distance"])),
         "stable": bool(min(state["min_distance"]) >= 1.8),
-        "nve_drift_mev_atom_ps": 1000 * float(drift),
-        "nve_fluctuation_mev_atom": 1000 * float(np.std(energies)),
+        "nve_drift_mev_atom_ps": drift,
+        "nve_fluctuation_mev_atom": fluctuation,
         "seconds": state["seconds"],
         "seconds_per_step": state["seconds"] / max(state["step"], 1),
         "rdf": [r.tolist(), g.tolist()],
@@ -534,6 +533,64 @@ def md(
     record.setdefault("md", {})[f"{temperature:.0f}"] = result
     (run / "run.json").write_text(json.dumps(record, indent=1))
     print(json.dumps({k: v for k, v in result.items() if k != "rdf"}, indent=1))
+
+
+def _nve(atoms, timestep: float, picoseconds: float) -> Tuple[float, float]:
+    """Velocity Verlet from the state of ``atoms``: the drift of the total energy
+    (meV/atom/ps, a linear fit) and its standard deviation (meV/atom)."""
+    from ase import units
+    from ase.md.verlet import VelocityVerlet
+
+    dynamics = VelocityVerlet(atoms, timestep * units.fs)
+    energies = []
+    for _ in range(int(round(picoseconds * 1000 / timestep))):
+        dynamics.run(1)
+        energies.append(atoms.get_total_energy() / len(atoms))
+    times = np.arange(len(energies)) * timestep / 1000
+    drift = np.polyfit(times, energies, 1)[0]
+    return 1000 * float(drift), 1000 * float(np.std(energies))
+
+
+def nve(
+    folder: Path,
+    model: str,
+    size: int,
+    temperature: float,
+    timestep: float,
+    picoseconds: float = 1.0,
+):
+    """NVE of Si-216 with another time step, from the state that the NVT run of
+    ``md`` at ``temperature`` ended in: is a drift the model's or the time step's?"""
+    import ase.build
+    import torch
+    from ase.constraints import FixCom
+
+    torch.set_num_threads(1)
+    run = folder / f"{model}-{size}"
+    state_path = run / f"md-{temperature:.0f}.npz"
+    record = json.loads((run / "run.json").read_text())
+    if f"{temperature:.0f}" not in record.get("md", {}):
+        raise ValueError(
+            f"no finished MD of {run.name} at {temperature:.0f} K: run the md step "
+            "first"
+        )
+    saved = np.load(state_path, allow_pickle=True)
+    atoms = ase.build.bulk("Si", "diamond", a=5.43, cubic=True).repeat(3)
+    atoms.calc = _calculator(run / "model.pt")
+    atoms.set_constraint(FixCom())
+    atoms.positions = saved["positions"]
+    atoms.set_momenta(saved["momenta"])
+    drift, fluctuation = _nve(atoms, timestep, picoseconds)
+    result = {
+        "timestep_fs": timestep,
+        "picoseconds": picoseconds,
+        "drift_mev_atom_ps": drift,
+        "fluctuation_mev_atom": fluctuation,
+    }
+    runs = record["md"][f"{temperature:.0f}"].setdefault("nve", {})
+    runs[f"{timestep:g}"] = result
+    (run / "run.json").write_text(json.dumps(record, indent=1))
+    print(json.dumps(result, indent=1))
 
 
 def main(argv=None):
@@ -564,6 +621,15 @@ def main(argv=None):
     step.add_argument("--temperature", type=float, required=True)
     step.add_argument("--ps", type=float, default=10.0, help="NVT picoseconds")
     step.add_argument("--timestep", type=float, default=2.0, help="fs")
+    step = steps.add_parser(
+        "nve", help="NVE from the end of an md run, with another time step"
+    )
+    step.add_argument("folder", type=Path)
+    step.add_argument("--model", choices=MODELS, required=True)
+    step.add_argument("--size", type=int, choices=SIZES, required=True)
+    step.add_argument("--temperature", type=float, required=True)
+    step.add_argument("--timestep", type=float, required=True, help="fs")
+    step.add_argument("--ps", type=float, default=1.0, help="NVE picoseconds")
     step = steps.add_parser("report", help="write the results page")
     step.add_argument("folder", type=Path)
     step.add_argument("output", type=Path, help="output path, without suffix")
@@ -586,6 +652,20 @@ def main(argv=None):
             parser.error(str(error))
     elif args.step == "md":
         md(args.folder, args.model, args.size, args.temperature, args.ps, args.timestep)
+    elif args.step == "nve":
+        if args.timestep <= 0 or args.ps <= 0:
+            parser.error("--timestep and --ps must be positive")
+        try:
+            nve(
+                args.folder,
+                args.model,
+                args.size,
+                args.temperature,
+                args.timestep,
+                args.ps,
+            )
+        except (ValueError, FileNotFoundError) as error:
+            parser.error(str(error))
     elif args.step == "evaluate":
         evaluate(args.folder, args.time, args.again)
     else:

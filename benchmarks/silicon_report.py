@@ -142,6 +142,35 @@ def markdown(result: dict) -> str:
                 f"| {'yes' if md['stable'] else 'no'} "
                 f"| {md['nve_drift_mev_atom_ps']:.3f} | {md['seconds_per_step']:.3f} |"
             )
+    checks = [
+        (run, md, check)
+        for run in _main(result)
+        for md in run["md"].values()
+        for check in md.get("nve", {}).values()
+    ]
+    if checks:
+        lines += [
+            "",
+            "## NVE from the end of the NVT runs, by time step",
+            "",
+            "| model | train size | T (K) | time step (fs) | ps | drift (meV/atom/ps) "
+            "| fluctuation (meV/atom) |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for run, md, check in sorted(
+            checks,
+            key=lambda c: (
+                c[1]["temperature_k"],
+                list(LABELS).index(c[0]["model"]),
+                -c[2]["timestep_fs"],
+            ),
+        ):
+            lines.append(
+                f"| {LABELS[run['model']]} | {run['size']} "
+                f"| {md['temperature_k']:.0f} | {check['timestep_fs']:g} "
+                f"| {check['picoseconds']:g} | {check['drift_mev_atom_ps']:.3f} "
+                f"| {check['fluctuation_mev_atom']:.3f} |"
+            )
     variants = [r for r in result["runs"] if _is_variant(r)]
     if variants:
         sizes = {r["size"] for r in variants}

@@ -92,6 +92,25 @@ def test_variant_options_are_checked_before_training(
     assert list(tmp_path.iterdir()) == []
 
 
+def test_nve_needs_a_finished_md_run(silicon, tmp_path, capsys):
+    import json
+
+    module, _ = silicon
+    run = tmp_path / "triplet-500"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"model": "triplet", "md": {}}))
+    options = ["--model", "triplet", "--size", "500", "--temperature", "300"]
+    with pytest.raises(SystemExit):
+        module.main(["nve", str(tmp_path), *options, "--timestep", "1"])
+    assert "no finished MD of triplet-500 at 300 K" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        module.main(["nve", str(tmp_path), *options, "--timestep", "0"])
+    assert "must be positive" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        module.main(["nve", str(tmp_path / "missing"), *options, "--timestep", "1"])
+    assert "run.json" in capsys.readouterr().err
+
+
 def test_report_tables(silicon, tmp_path):
     _, report = silicon
     evaluation = {
@@ -134,6 +153,17 @@ def test_report_tables(silicon, tmp_path):
     assert "| PET | 1500 | no minimum fitted | – | – |" in text
     assert "| PET | 500 | 5 | 5.2 | 3 | 1.0 | 2.0 | 30.0 | 40.0 | – |" in text
     assert "| PET | 500 | 300 | 10.0 | 301 | 2.10 | yes | 0.010 | 0.100 |" in text
+    assert "NVE from the end" not in text
+    md["nve"] = {
+        "1": {
+            "timestep_fs": 1.0,
+            "picoseconds": 1.0,
+            "drift_mev_atom_ps": 0.004,
+            "fluctuation_mev_atom": 0.012,
+        }
+    }
+    text = report.markdown(result)
+    assert "| PET | 500 | 300 | 1 | 1 | 0.004 | 0.012 |" in text
     # frame-radius variants of the potential: in their own table only
     triplet = {**result["runs"][0], "model": "triplet", "md": {}}
     result["runs"] += [
