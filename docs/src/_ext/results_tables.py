@@ -46,26 +46,25 @@ def _number(value, digits=3):
 
 
 def _table1(result):
+    # runs that record each row's epochs show them
+    epochs = any("epochs" in result["rows"][name] for name in ROWS)
     rows = []
     for name in ROWS:
         ours, paper = result["rows"][name], PAPER_TABLE1[name]
         label = name.replace("A_rho", "A^ρ").replace("_", r"\_")
-        rows.append(
-            [
-                label,
-                DESCRIPTIONS[name],
-                _number(ours["mean"]),
-                _number(ours["diff"]),
-                _number(paper["mean"]),
-                _number(paper["diff"]),
-            ]
-        )
-    header = ["model", "architecture", "Mean", "Diff", "paper Mean", "paper Diff"]
+        row = [label, DESCRIPTIONS[name], _number(ours["mean"]), _number(ours["diff"])]
+        if epochs:
+            row.append(str(ours.get("epochs", "")))
+        rows.append(row + [_number(paper["mean"]), _number(paper["diff"])])
+    header = ["model", "architecture", "Mean", "Diff"]
+    header += ["epochs"] if epochs else []
+    header += ["paper Mean", "paper Diff"]
     caption = (
         f"{result['n_train_pairs']} training, {result['n_val_pairs']} validation "
         f"and {result['n_test_pairs']} test pairs of ``{result['data']}``"
     )
-    lines = _list_table(header, rows, caption, [8, 40, 8, 8, 8, 8])
+    widths = [8, 40, 8, 8] + ([6] if epochs else []) + [8, 8]
+    lines = _list_table(header, rows, caption, widths)
     if "std_energy_ev" in result:
         lines += [
             f"std of the test energies: {result['std_energy_ev']:.3f} eV; std of "

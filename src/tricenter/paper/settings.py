@@ -76,15 +76,17 @@ class Preset:
 
 PRESETS = {
     "full": Preset(),
-    # every public PBE pair (0-1499), each row trained until the validation pairs
-    # stop improving; the triplet encoders keep 128 hidden (the paper: 512), which
-    # costs 4x less per epoch (0.23 s against 0.93 s per batch of 16 pairs)
+    # every public PBE pair (0-1499), each row and each model of the latent sweep
+    # trained until the validation pairs stop improving; the triplet encoders keep
+    # 128 hidden (the paper: 512), which costs 4x less per epoch (0.23 s against
+    # 0.93 s per batch of 16 pairs)
     "public": Preset(
         n_train_pairs=1200,
         n_val_pairs=150,
         n_test_pairs=150,
         epochs=2000,
         triplet_epochs=400,
+        sweep_epochs=400,
     ),
     "quick": Preset(
         n_train_pairs=80,
