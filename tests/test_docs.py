@@ -61,3 +61,34 @@ def test_readme_links_exist():
     local = [link for link in links if "://" not in link]
     assert "docs/src/architecture.rst" in local
     assert [link for link in local if not (ROOT / link).exists()] == []
+
+
+def test_table1_pages_show_the_epochs_when_the_run_records_them():
+    """The results page's Table 1 gets an epochs column from runs that record each
+    row's epochs (the public preset), and none from older runs."""
+    import importlib.util
+    import json
+
+    import pytest
+
+    pytest.importorskip("docutils", reason="the docs' extension needs docutils")
+    spec = importlib.util.spec_from_file_location(
+        "results_tables", ROOT / "docs" / "src" / "_ext" / "results_tables.py"
+    )
+    tables = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tables)
+    public = json.loads(
+        (ROOT / "docs" / "results" / "table1-pbe-public.json").read_text()
+    )
+    lines = tables._table1(public)
+    assert "      - epochs" in lines
+    b_nl = lines.index("    * - B\\_NL")
+    assert lines[b_nl + 2 : b_nl + 7] == [
+        "      - 0.041",
+        "      - 0.304",
+        "      - 319",
+        "      - 0.017",
+        "      - 0.199",
+    ]
+    older = json.loads((ROOT / "docs" / "results" / "table1-pbe.json").read_text())
+    assert "      - epochs" not in tables._table1(older)
