@@ -148,6 +148,7 @@ def test_table1_resumes_from_rows_and_checkpoints(tiny_pairs, tmp_path):
     (rows / "D_L.json").write_text(json.dumps({**stored, "mean": 42.0}))
     # B_NL: forget its row, shift the best state of its finished training by 1 eV
     predicted = np.load(rows / "B_NL.npy")
+    first_training = json.loads((rows / "B_NL.json").read_text())["training_seconds"]
     (rows / "B_NL.json").unlink()
     checkpoint = tmp_path / "models" / "B_NL" / "checkpoint.pt"
     saved = torch.load(checkpoint, weights_only=False)
@@ -156,6 +157,11 @@ def test_table1_resumes_from_rows_and_checkpoints(tiny_pairs, tmp_path):
 
     again = run_table1(tiny_pairs, tmp_path, preset=TINY, progress=False, figures=False)
     assert again["rows"]["D_L"]["mean"] == 42.0
+    # the resumed row's training time counts the first run's epochs
+    resumed = json.loads((rows / "B_NL.json").read_text())
+    assert first_training > 0
+    assert resumed["training_seconds"] == pytest.approx(first_training)
+    assert again["training_seconds"]["B_NL"] == pytest.approx(first_training)
     assert np.allclose(np.load(rows / "B_NL.npy"), predicted + 1.0, atol=1e-10)
     assert again["rows"]["B_NL"] != first["rows"]["B_NL"]
     unchanged = [name for name in ROWS if name not in ("D_L", "B_NL")]

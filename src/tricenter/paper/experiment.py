@@ -250,10 +250,15 @@ class Experiment:
     def record(self, name, predicted, target, seconds):
         """Store the errors and test predictions of a row."""
         result = pair_metrics(predicted, target)
+        # wall time of this process only: a resumed row's earlier runs are not in it
         result["seconds"] = seconds
-        # epochs of the row's last training (rows on frozen latents: the head's)
+        # epochs of the row's last training (rows on frozen latents: the head's) and
+        # its training time over every run that resumed it
         if name in self.logs:
             result["epochs"] = len(self.logs[name])
+            result["training_seconds"] = float(
+                sum(entry["time"] for entry in self.logs[name])
+            )
         np.save(self.out / "rows" / f"{name}.npy", np.asarray(predicted))
         (self.out / "rows" / f"{name}.json").write_text(json.dumps(result, indent=2))
         return result
