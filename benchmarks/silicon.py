@@ -442,27 +442,19 @@ def md(
     """Langevin NVT of Si-216 at ``temperature`` for ``picoseconds``, then an NVE
     segment; resumable from ``md-T.npz`` (the thermostat's noise after a resume is
     a new draw)."""
-    import ase.build
-    import torch
     from ase import units
-    from ase.constraints import FixCom
     from ase.md.langevin import Langevin
     from ase.md.velocitydistribution import thermalize_momenta
 
-    torch.set_num_threads(1)
     run = folder / f"{model}-{size}"
     state_path = run / f"md-{temperature:.0f}.npz"
-    atoms = ase.build.bulk("Si", "diamond", a=5.43, cubic=True).repeat(3)
-    atoms.calc = _calculator(run / "model.pt")
-    atoms.set_constraint(FixCom())
+    atoms = _si216(run)
     n_steps = int(round(picoseconds * 1000 / timestep))
     every = int(round(50 / timestep))
     state = {"step": 0, "min_distance": [], "temperature": [], "seconds": 0.0}
     samples = []
     if state_path.exists():
-        saved = np.load(state_path, allow_pickle=True)
-        atoms.positions = saved["positions"]
-        atoms.set_momenta(saved["momenta"])
+        saved = _restore(atoms, state_path)
         state = saved["state"].item()
         samples = list(saved["samples"])
     else:
@@ -488,6 +480,7 @@ def md(
             samples=np.array(samples),
         )
 
+    finished = state["step"] >= n_steps
     start = time.perf_counter()
     while state["step"] < n_steps:
         dynamics.run(every)
@@ -530,9 +523,34 @@ def md(
         "rdf": [r.tolist(), g.tolist()],
     }
     record = json.loads((run / "run.json").read_text())
-    record.setdefault("md", {})[f"{temperature:.0f}"] = result
+    previous = record.setdefault("md", {}).get(f"{temperature:.0f}", {})
+    if finished and "nve" in previous:
+        # the NVT run ended where it had: the nve step's checks still hold
+        result["nve"] = previous["nve"]
+    record["md"][f"{temperature:.0f}"] = result
     (run / "run.json").write_text(json.dumps(record, indent=1))
     print(json.dumps({k: v for k, v in result.items() if k != "rdf"}, indent=1))
+
+
+def _si216(run: Path):
+    """Diamond Si-216 with the run's model on one thread, its centre of mass fixed."""
+    import ase.build
+    import torch
+    from ase.constraints import FixCom
+
+    torch.set_num_threads(1)
+    atoms = ase.build.bulk("Si", "diamond", a=5.43, cubic=True).repeat(3)
+    atoms.calc = _calculator(run / "model.pt")
+    atoms.set_constraint(FixCom())
+    return atoms
+
+
+def _restore(atoms, path: Path):
+    """Positions and momenta of a saved MD state into ``atoms``; the saved arrays."""
+    saved = np.load(path, allow_pickle=True)
+    atoms.positions = saved["positions"]
+    atoms.set_momenta(saved["momenta"])
+    return saved
 
 
 def _nve(atoms, timestep: float, picoseconds: float) -> Tuple[float, float]:
@@ -561,25 +579,15 @@ def nve(
 ):
     """NVE of Si-216 with another time step, from the state that the NVT run of
     ``md`` at ``temperature`` ended in: is a drift the model's or the time step's?"""
-    import ase.build
-    import torch
-    from ase.constraints import FixCom
-
-    torch.set_num_threads(1)
     run = folder / f"{model}-{size}"
-    state_path = run / f"md-{temperature:.0f}.npz"
     record = json.loads((run / "run.json").read_text())
     if f"{temperature:.0f}" not in record.get("md", {}):
         raise ValueError(
             f"no finished MD of {run.name} at {temperature:.0f} K: run the md step "
             "first"
         )
-    saved = np.load(state_path, allow_pickle=True)
-    atoms = ase.build.bulk("Si", "diamond", a=5.43, cubic=True).repeat(3)
-    atoms.calc = _calculator(run / "model.pt")
-    atoms.set_constraint(FixCom())
-    atoms.positions = saved["positions"]
-    atoms.set_momenta(saved["momenta"])
+    atoms = _si216(run)
+    _restore(atoms, run / f"md-{temperature:.0f}.npz")
     drift, fluctuation = _nve(atoms, timestep, picoseconds)
     result = {
         "timestep_fs": timestep,

@@ -111,6 +111,32 @@ def test_nve_needs_a_finished_md_run(silicon, tmp_path, capsys):
     assert "run.json" in capsys.readouterr().err
 
 
+def test_nve_checks_survive_a_rerun_of_a_finished_md(silicon, tmp_path, monkeypatch):
+    """The nve step reruns NVE from the end of an NVT run and stores its drift; the md
+    step run again on a finished NVT run keeps those checks, and drops them when the
+    NVT run goes on (its end state changes). Lennard-Jones stands in for a model."""
+    import json
+
+    from ase.calculators.lj import LennardJones
+
+    module, _ = silicon
+    monkeypatch.setattr(module, "_calculator", lambda path: LennardJones(rc=3.0))
+    run = tmp_path / "triplet-500"
+    run.mkdir()
+    (run / "run.json").write_text(json.dumps({"model": "triplet"}))
+    options = dict(picoseconds=0.1, timestep=1.0, nve_picoseconds=0.01)
+    module.md(tmp_path, "triplet", 500, 300.0, **options)
+    module.nve(tmp_path, "triplet", 500, 300.0, timestep=0.5, picoseconds=0.01)
+    check = json.loads((run / "run.json").read_text())["md"]["300"]["nve"]["0.5"]
+    assert check["timestep_fs"] == 0.5 and np.isfinite(check["drift_mev_atom_ps"])
+    module.md(tmp_path, "triplet", 500, 300.0, **options)
+    assert json.loads((run / "run.json").read_text())["md"]["300"]["nve"] == {
+        "0.5": check
+    }
+    module.md(tmp_path, "triplet", 500, 300.0, **{**options, "picoseconds": 0.2})
+    assert "nve" not in json.loads((run / "run.json").read_text())["md"]["300"]
+
+
 def test_report_tables(silicon, tmp_path):
     _, report = silicon
     evaluation = {
