@@ -73,6 +73,8 @@ def main(argv=None):
         "--training", default=None, help="extxyz file: profile a training step on it"
     )
     args = parser.parse_args(argv)
+    if args.channels is not None and args.channels <= 0:
+        parser.error(f"--channels must be positive, got {args.channels}")
 
     from torch.profiler import profile
 
@@ -93,7 +95,10 @@ def main(argv=None):
         step()
     seconds = (time.perf_counter() - start) / args.repeats
     kind = "training step" if args.training else "Si-512 energy + forces"
-    print(f"{kind}, {args.dtype}, {args.threads} thread(s): {seconds:.3f} s per step")
+    print(
+        f"{kind}, {args.dtype}, {args.threads} thread(s), {model.channels} channels: "
+        f"{seconds:.3f} s per step"
+    )
     with profile(record_shapes=True) as profiler:
         step()
     print(
