@@ -10,7 +10,13 @@ from tricenter.paper.metrics import pair_metrics
 from tricenter.paper.pairs import load_pairs, split_pairs
 from tricenter.paper.report import collect_table1
 from tricenter.paper.settings import PAPER_TABLE1, ROWS, Preset
-from tricenter.paper.table1 import run_table1
+from tricenter.paper.table1 import (
+    RUN_ORDER,
+    model_names,
+    run_latent_sweep,
+    run_table1,
+    train_models,
+)
 
 
 def test_pair_metrics():
@@ -199,3 +205,57 @@ def test_collect_with_a_preset_from_the_command_line(tmp_path):
     assert main(command + ["--quick", "--collect"]) == 0
     collected = json.loads((tmp_path / "table1.json").read_text())
     assert collected["n_train_pairs"] == PRESETS["quick"].n_train_pairs
+
+
+def test_models_split_between_runs(tiny_pairs, tmp_path, capsys):
+    """``--only`` trains the named models alone; ``reproduce latent`` and a full run
+    in the same folder read their rows back (rows altered in between show through)."""
+    from tricenter.cli import main
+
+    names = model_names(TINY)
+    assert names[:10] == list(RUN_ORDER) and sorted(names[:10]) == sorted(ROWS)
+    assert names[10:] == ["A_rho_L_q2", "A_rho_NL_q2"]
+    command = ["reproduce", "table1", "--data", str(tiny_pairs), "--out", str(tmp_path)]
+    # the sweep's sizes are the preset's: q = 2 is not one of the full preset
+    assert main(command + ["--no-progress", "--only", "A_rho_NL_q2", "D_L"]) == 1
+    assert "choose from D_L, B_L" in capsys.readouterr().err
+
+    rows = train_models(tiny_pairs, tmp_path, ["A_rho_NL_q2", "D_L"], preset=TINY)
+    assert sorted(p.name for p in (tmp_path / "rows").glob("*.json")) == [
+        "A_rho_NL_q2.json",
+        "D_L.json",
+    ]
+    stored = tmp_path / "rows" / "A_rho_NL_q2.json"
+    assert json.loads(stored.read_text())["mean"] == rows["A_rho_NL_q2"]["mean"]
+    stored.write_text(json.dumps({**rows["A_rho_NL_q2"], "mean": 42.0}))
+
+    sweep = run_latent_sweep(tiny_pairs, tmp_path, preset=TINY, progress=False)
+    assert sweep["latent_sweep"]["nonlinear"]["2"]["mean"] == 42.0
+    assert json.loads((tmp_path / "table1-latent.json").read_text()) == sweep
+    assert (tmp_path / "table1-latent.png").exists()
+    for kind, name in (("linear", "A_rho_L"), ("nonlinear", "A_rho_NL")):
+        row = json.loads((tmp_path / "rows" / f"{name}.json").read_text())
+        assert sweep["latent_sweep"][kind]["4"] == {
+            "mean": row["mean"],
+            "diff": row["diff"],
+        }
+    table = run_table1(tiny_pairs, tmp_path, preset=TINY, progress=False)
+    assert table["latent_sweep"] == sweep["latent_sweep"]
+    assert table["rows"]["D_L"]["mean"] == rows["D_L"]["mean"]
+
+
+def test_only_from_the_command_line(tiny_pairs, tmp_path, capsys, monkeypatch):
+    from tricenter.cli import main
+    from tricenter.paper import reproduce
+
+    monkeypatch.setitem(reproduce.PRESETS, "quick", TINY)
+    command = ["reproduce", "table1", "--data", str(tiny_pairs), "--out", str(tmp_path)]
+    assert main(command + ["--quick", "--no-progress", "--only", "B_L"]) == 0
+    printed = capsys.readouterr().out
+    row = json.loads((tmp_path / "rows" / "B_L.json").read_text())
+    assert f"{'B_L':14s} {row['mean']:7.3f} {row['diff']:7.3f}" in printed
+    assert [p.name for p in (tmp_path / "rows").glob("*.json")] == ["B_L.json"]
+    # a name that is not a model: an error naming it, before the data is read
+    missing = ["--data", str(tmp_path / "none.xyz"), "--only", "B_L", "E_NL"]
+    assert main(command[:2] + ["--out", str(tmp_path)] + missing) == 1
+    assert "no model 'E_NL'" in capsys.readouterr().err

@@ -56,31 +56,6 @@ def parity_figure(table, path: Path, rows=("D_NL", "B_NL"), n_pairs: int = 250):
     plt.close(figure)
 
 
-def latent_sweep_figure(table, path: Path) -> dict:
-    """Fig. S4: errors of the A^ρ models on the ν ≤ 7 features vs latent size."""
-    preset = table.preset
-    sizes = sorted(set(preset.latent_sweep) | {preset.latent})
-    results = {"linear": {}, "nonlinear": {}}
-    for q in sizes:
-        if q == preset.latent:
-            linear, nonlinear = table.done("A_rho_L"), table.done("A_rho_NL")
-        else:
-            # cached linear models converge fast; the sweep is a trend, not a table
-            linear = table.vector_model(
-                f"A_rho_L_q{q}", True, q, min(preset.epochs, 5 * preset.sweep_epochs)
-            )
-            nonlinear = table.vector_model(
-                f"A_rho_NL_q{q}", False, q, preset.sweep_epochs
-            )
-        results["linear"][q] = {"mean": linear["mean"], "diff": linear["diff"]}
-        results["nonlinear"][q] = {"mean": nonlinear["mean"], "diff": nonlinear["diff"]}
-    sweep = {
-        kind: {str(q): v for q, v in values.items()} for kind, values in results.items()
-    }
-    latent_sweep_plot(sweep, path)
-    return sweep
-
-
 def latent_sweep_plot(sweep: dict, path: Path):
     """Draw the latent sweep stored under ``"latent_sweep"`` in ``table1.json``.
 

@@ -1,4 +1,5 @@
-"""``tricenter reproduce``: the command line of the Table 1 reproduction."""
+"""``tricenter reproduce``: the command line of the Table 1 reproduction (``table1``)
+and of its latent-size sweep alone (``latent``, Fig. S4)."""
 
 from pathlib import Path
 
@@ -6,12 +7,18 @@ import torch
 
 from .report import collect_table1
 from .settings import PRESETS, ROWS
-from .table1 import run_table1
+from .table1 import check_model_names, run_latent_sweep, run_table1, train_models
 
 
 def add_cli_arguments(parser):
     """Arguments of ``tricenter reproduce``."""
-    parser.add_argument("what", choices=["table1"], help="what to reproduce")
+    parser.add_argument(
+        "what",
+        choices=["table1", "latent"],
+        help="what to reproduce: table1 (its ten rows and figures) or latent (the "
+        "latent-size sweep of Fig. S4 alone; in a table1 run's --out, its A^ρ rows "
+        "are read back)",
+    )
     parser.add_argument("--data", required=True, help="extxyz file of B8 pairs")
     parser.add_argument("--out", required=True, help="output directory")
     parser.add_argument(
@@ -32,6 +39,14 @@ def add_cli_arguments(parser):
         action="store_true",
         help="only write the table from the rows an interrupted run finished",
     )
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        metavar="MODEL",
+        help="train only these models (rows such as B_NL, or sweep models such as "
+        "A_rho_NL_q8) and print their errors: processes sharing --out can split a "
+        "run between them, and the full command then reads their rows back",
+    )
 
 
 def run_cli(args) -> int:
@@ -39,19 +54,30 @@ def run_cli(args) -> int:
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     written = Path(args.out) / (args.prefix + ".json")
-    preset = "quick" if args.quick else args.preset
+    preset_name = "quick" if args.quick else args.preset
+    preset = PRESETS[preset_name]
     if args.collect:
-        collect_table1(args.out, args.prefix, args.data, preset=preset)
+        collect_table1(args.out, args.prefix, args.data, preset=preset_name)
         print(f"written to {written}")
         return 0
-    result = run_table1(
-        args.data,
-        args.out,
-        seed=args.seed,
-        progress=not args.no_progress,
-        preset=PRESETS[preset],
-        prefix=args.prefix,
-    )
+    common = dict(seed=args.seed, progress=not args.no_progress, preset=preset)
+    if args.only:
+        check_model_names(args.only, preset)
+        rows = train_models(args.data, args.out, args.only, **common)
+        print(f"{'model':14s} {'Mean':>7s} {'Diff':>7s}")
+        for name, row in rows.items():
+            print(f"{name:14s} {row['mean']:7.3f} {row['diff']:7.3f}")
+        print(f"rows in {Path(args.out) / 'rows'}")
+        return 0
+    if args.what == "latent":
+        result = run_latent_sweep(args.data, args.out, prefix=args.prefix, **common)
+        print(f"{'latent':>6s} {'kind':10s} {'Mean':>7s} {'Diff':>7s}")
+        for kind, values in result["latent_sweep"].items():
+            for q, row in values.items():
+                print(f"{q:>6s} {kind:10s} {row['mean']:7.3f} {row['diff']:7.3f}")
+        print(f"written to {Path(args.out) / (args.prefix + '-latent.json')}")
+        return 0
+    result = run_table1(args.data, args.out, prefix=args.prefix, **common)
     print("Mean, Diff: errors of the partners' mean and difference, relative to the")
     print("std of the energies and of the differences (Diff = 1: no resolution)")
     print(f"{'model':10s} {'Mean':>7s} {'Diff':>7s}   paper Mean   Diff")

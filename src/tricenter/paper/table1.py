@@ -12,7 +12,7 @@ interrupted run resumes.
 import dataclasses
 import json
 from pathlib import Path
-from typing import Optional
+from typing import List, Optional
 
 import numpy as np
 import torch
@@ -25,11 +25,52 @@ from ..models import (
 )
 from ..train.config import Config, DataConfig, ModelConfig, OptimConfig
 from .experiment import Experiment, row
-from .figures import distortion_figure, latent_sweep_figure, parity_figure
+from .figures import distortion_figure, latent_sweep_plot, parity_figure
 from .metrics import pair_metrics
 from .pairs import load_pairs
 from .report import write_markdown
 from .settings import DESCRIPTIONS, PAPER_TABLE1, PRESETS, ROWS, Preset
+
+
+# the order in which a run trains the rows: the decisive comparison first (bispectrum
+# against triplet energies), each A^ρ model before the energy model on its latents
+RUN_ORDER = (
+    "D_L",
+    "B_L",
+    "B_NL",
+    "D_NL",
+    "C_L",
+    "C_NL",
+    "A_rho_L",
+    "A_L",
+    "A_rho_NL",
+    "A_NL",
+)
+
+
+def model_names(preset: Preset) -> List[str]:
+    """Every model of a run with ``preset``: the rows of Table 1 in the order a run
+    trains them, then the other latent sizes of Fig. S4 (``A_rho_L_q{q}``,
+    ``A_rho_NL_q{q}``)."""
+    sweep = [
+        f"A_rho_{kind}_q{q}"
+        for q in preset.latent_sweep
+        if q != preset.latent
+        for kind in ("L", "NL")
+    ]
+    return list(RUN_ORDER) + sweep
+
+
+def check_model_names(names, preset: Preset):
+    """:raises ValueError: naming the ``names`` that are not models of a run with
+    ``preset``"""
+    known = model_names(preset)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(
+            f"no model {', '.join(map(repr, unknown))} in a run with this preset: "
+            f"choose from {', '.join(known)}"
+        )
 
 
 class Table1(Experiment):
@@ -264,24 +305,51 @@ class Table1(Experiment):
         return predicted.numpy(), self.targets_of("test")
 
     # -------------------------------------------------------------------- run
-    def run(self) -> dict:
+    def model(self, name: str) -> dict:
+        """Train the model ``name`` of :py:func:`model_names` (or read its finished
+        row back) and return its row.
+
+        :raises ValueError: for a name that is not one of :py:func:`model_names`
+        """
         preset = self.preset
-        rows = {}
-        # the decisive comparison first: bispectrum vs triplet energies
-        rows["D_L"] = self.bispectrum_model("D_L", linear=True)
-        rows["B_L"] = self.triplet_energy_model("B_L", linear=True)
-        rows["B_NL"] = self.triplet_energy_model("B_NL", linear=False)
-        rows["D_NL"] = self.bispectrum_model("D_NL", linear=False)
-        rows["C_L"] = self.nice_model("C_L", linear=True)
-        rows["C_NL"] = self.nice_model("C_NL", linear=False)
-        rows["A_rho_L"] = self.vector_model(
-            "A_rho_L", True, preset.latent, preset.epochs
-        )
-        rows["A_L"] = self.latent_energy_model("A_L", "A_rho_L", linear=True)
-        rows["A_rho_NL"] = self.vector_model(
-            "A_rho_NL", False, preset.latent, preset.triplet_epochs
-        )
-        rows["A_NL"] = self.latent_energy_model("A_NL", "A_rho_NL", linear=False)
+        check_model_names([name], preset)
+        if name in ("D_L", "D_NL"):
+            return self.bispectrum_model(name, linear=name == "D_L")
+        if name in ("B_L", "B_NL"):
+            return self.triplet_energy_model(name, linear=name == "B_L")
+        if name in ("C_L", "C_NL"):
+            return self.nice_model(name, linear=name == "C_L")
+        if name in ("A_L", "A_NL"):
+            source = "A_rho_L" if name == "A_L" else "A_rho_NL"
+            return self.latent_energy_model(name, source, linear=name == "A_L")
+        if name == "A_rho_L":
+            return self.vector_model(name, True, preset.latent, preset.epochs)
+        if name == "A_rho_NL":
+            return self.vector_model(name, False, preset.latent, preset.triplet_epochs)
+        # the latent sweep: cached linear models converge fast, and the sweep is a
+        # trend, not a table
+        latent = int(name.rsplit("_q", 1)[1])
+        if name.startswith("A_rho_L_q"):
+            epochs = min(preset.epochs, 5 * preset.sweep_epochs)
+            return self.vector_model(name, True, latent, epochs)
+        return self.vector_model(name, False, latent, preset.sweep_epochs)
+
+    def latent_sweep(self) -> dict:
+        """Fig. S4: errors of the A^ρ models against the latent size, training the
+        models that are not finished.
+
+        :return: ``{"linear" | "nonlinear": {str(q): {"mean", "diff"}}}``
+        """
+        sweep = {"linear": {}, "nonlinear": {}}
+        for q in sorted(set(self.preset.latent_sweep) | {self.preset.latent}):
+            suffix = "" if q == self.preset.latent else f"_q{q}"
+            for kind, name in (("linear", "A_rho_L"), ("nonlinear", "A_rho_NL")):
+                done = self.model(name + suffix)
+                sweep[kind][str(q)] = {"mean": done["mean"], "diff": done["diff"]}
+        return sweep
+
+    def run(self) -> dict:
+        rows = {name: self.model(name) for name in RUN_ORDER}
         return {name: rows[name] for name in ROWS}
 
 
@@ -336,12 +404,66 @@ def run_table1(
     _write(result, out, prefix)
     if figures:
         parity_figure(table, out / f"{prefix}-parity.png")
-        result["latent_sweep"] = latent_sweep_figure(
-            table, out / f"{prefix}-latent.png"
-        )
+        result["latent_sweep"] = table.latent_sweep()
+        latent_sweep_plot(result["latent_sweep"], out / f"{prefix}-latent.png")
         distortion_figure(table, out / f"{prefix}-distortions.png")
         _write(result, out, prefix)
     return result
+
+
+def run_latent_sweep(
+    data,
+    out,
+    seed: int = 0,
+    progress: bool = True,
+    preset: Optional[Preset] = None,
+    prefix: str = "table1",
+) -> dict:
+    """Fig. S4 alone: train (or read back) the A^ρ models of every latent size and
+    write ``{prefix}-latent.json`` and ``{prefix}-latent.png`` into ``out``. In the
+    output directory of a Table 1 run, the A_rho_L and A_rho_NL rows are read back.
+
+    :param data: extxyz file of pairs
+    :param out: output directory
+    :param seed: seed of the split, the initialisations and the batches
+    :param progress: show progress bars
+    :param preset: sizes of the run (default: ``full``)
+    :param prefix: name of the figure files
+    :return: the content of ``{prefix}-latent.json``
+    """
+    out = Path(out)
+    table = Table1.from_file(data, out, preset or PRESETS["full"], seed, progress)
+    sweep = table.latent_sweep()
+    result = {
+        "latent_sweep": sweep,
+        "data": table.data,
+        "seed": seed,
+        "preset": dataclasses.asdict(table.preset),
+    }
+    (out / f"{prefix}-latent.json").write_text(json.dumps(result, indent=2))
+    latent_sweep_plot(sweep, out / f"{prefix}-latent.png")
+    return result
+
+
+def train_models(
+    data,
+    out,
+    names,
+    seed: int = 0,
+    progress: bool = True,
+    preset: Optional[Preset] = None,
+) -> dict:
+    """Train only the models ``names`` of :py:func:`model_names` (or read their
+    finished rows back), so that processes sharing ``out`` can split a run between
+    them; a later full run reads their rows back.
+
+    :return: ``{name: row}``
+    :raises ValueError: for a name that is not a model of the run
+    """
+    preset = preset or PRESETS["full"]
+    check_model_names(names, preset)
+    table = Table1.from_file(data, out, preset, seed, progress)
+    return {name: table.model(name) for name in names}
 
 
 def _write(result: dict, out: Path, prefix: str):
@@ -358,6 +480,9 @@ __all__ = [
     "ROWS",
     "Table1",
     "load_pairs",
+    "model_names",
     "pair_metrics",
+    "run_latent_sweep",
     "run_table1",
+    "train_models",
 ]
