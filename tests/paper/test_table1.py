@@ -259,3 +259,9 @@ def test_only_from_the_command_line(tiny_pairs, tmp_path, capsys, monkeypatch):
     missing = ["--data", str(tmp_path / "none.xyz"), "--only", "B_L", "E_NL"]
     assert main(command[:2] + ["--out", str(tmp_path)] + missing) == 1
     assert "no model 'E_NL'" in capsys.readouterr().err
+
+
+def test_an_energy_row_trains_its_vector_model_first(tiny_pairs, tmp_path):
+    train_models(tiny_pairs, tmp_path, ["A_L"], preset=TINY, progress=False)
+    written = sorted(p.name for p in (tmp_path / "rows").glob("*.json"))
+    assert written == ["A_L.json", "A_rho_L.json"]

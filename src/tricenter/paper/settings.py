@@ -109,4 +109,54 @@ PRESETS = {
 }
 
 
-__all__ = ["DESCRIPTIONS", "PAPER_TABLE1", "PRESETS", "ROWS", "Preset"]
+# the order in which a run trains the rows: the decisive comparison first (bispectrum
+# against triplet energies), each A^ρ model before the energy model on its latents
+RUN_ORDER = (
+    "D_L",
+    "B_L",
+    "B_NL",
+    "D_NL",
+    "C_L",
+    "C_NL",
+    "A_rho_L",
+    "A_L",
+    "A_rho_NL",
+    "A_NL",
+)
+
+
+def model_names(preset: Preset) -> List[str]:
+    """Every model of a run with ``preset``: the rows of Table 1 in the order a run
+    trains them, then the other latent sizes of Fig. S4 (``A_rho_L_q{q}``,
+    ``A_rho_NL_q{q}``)."""
+    sweep = [
+        f"A_rho_{kind}_q{q}"
+        for q in preset.latent_sweep
+        if q != preset.latent
+        for kind in ("L", "NL")
+    ]
+    return list(RUN_ORDER) + sweep
+
+
+def check_model_names(names, preset: Preset):
+    """:raises ValueError: naming the ``names`` that are not models of a run with
+    ``preset``"""
+    known = model_names(preset)
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise ValueError(
+            f"no model {', '.join(map(repr, unknown))} in a run with this preset: "
+            f"choose from {', '.join(known)}"
+        )
+
+
+__all__ = [
+    "DESCRIPTIONS",
+    "PAPER_TABLE1",
+    "PRESETS",
+    "ROWS",
+    "RUN_ORDER",
+    "Preset",
+    "check_model_names",
+    "model_names",
+]

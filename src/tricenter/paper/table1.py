@@ -12,7 +12,7 @@ interrupted run resumes.
 import dataclasses
 import json
 from pathlib import Path
-from typing import List, Optional
+from typing import Optional
 
 import numpy as np
 import torch
@@ -29,48 +29,16 @@ from .figures import distortion_figure, latent_sweep_plot, parity_figure
 from .metrics import pair_metrics
 from .pairs import load_pairs
 from .report import write_markdown
-from .settings import DESCRIPTIONS, PAPER_TABLE1, PRESETS, ROWS, Preset
-
-
-# the order in which a run trains the rows: the decisive comparison first (bispectrum
-# against triplet energies), each A^ρ model before the energy model on its latents
-RUN_ORDER = (
-    "D_L",
-    "B_L",
-    "B_NL",
-    "D_NL",
-    "C_L",
-    "C_NL",
-    "A_rho_L",
-    "A_L",
-    "A_rho_NL",
-    "A_NL",
+from .settings import (
+    DESCRIPTIONS,
+    PAPER_TABLE1,
+    PRESETS,
+    ROWS,
+    RUN_ORDER,
+    Preset,
+    check_model_names,
+    model_names,
 )
-
-
-def model_names(preset: Preset) -> List[str]:
-    """Every model of a run with ``preset``: the rows of Table 1 in the order a run
-    trains them, then the other latent sizes of Fig. S4 (``A_rho_L_q{q}``,
-    ``A_rho_NL_q{q}``)."""
-    sweep = [
-        f"A_rho_{kind}_q{q}"
-        for q in preset.latent_sweep
-        if q != preset.latent
-        for kind in ("L", "NL")
-    ]
-    return list(RUN_ORDER) + sweep
-
-
-def check_model_names(names, preset: Preset):
-    """:raises ValueError: naming the ``names`` that are not models of a run with
-    ``preset``"""
-    known = model_names(preset)
-    unknown = [name for name in names if name not in known]
-    if unknown:
-        raise ValueError(
-            f"no model {', '.join(map(repr, unknown))} in a run with this preset: "
-            f"choose from {', '.join(known)}"
-        )
 
 
 class Table1(Experiment):
@@ -321,6 +289,8 @@ class Table1(Experiment):
             return self.nice_model(name, linear=name == "C_L")
         if name in ("A_L", "A_NL"):
             source = "A_rho_L" if name == "A_L" else "A_rho_NL"
+            # the energy model reads its A^ρ model's weights: train that one first
+            self.model(source)
             return self.latent_energy_model(name, source, linear=name == "A_L")
         if name == "A_rho_L":
             return self.vector_model(name, True, preset.latent, preset.epochs)
